@@ -1,3 +1,23 @@
 from django.contrib import admin
 
-# Register your models here.
+from cases.models import Batch, Case
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "number_range_display", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["display_number", "title", "province", "batch", "status", "updated_at"]
+    list_display_links = ["display_number", "title"]
+    list_filter = ["batch", "status", "province"]
+    search_fields = ["title", "body", "=number"]
+    list_select_related = ["batch"]
+    ordering = ["number"]
+
+    @admin.display(description="编号", ordering="number")
+    def display_number(self, case: Case) -> str:
+        return case.display_number

@@ -20,6 +20,12 @@ def format_number(number: int) -> str:
     return f"{number:03d}"
 
 
+class BatchQuerySet(models.QuerySet):
+    def current(self) -> "Batch | None":
+        """The batch the campaign page shows: the newest one that has cases."""
+        return self.filter(cases__isnull=False).order_by("-number").first()
+
+
 class Batch(models.Model):
     number = models.PositiveSmallIntegerField("批次", unique=True, validators=[MinValueValidator(1)])
     name = models.CharField("名称", max_length=100)
@@ -31,6 +37,8 @@ class Batch(models.Model):
         "末个案例编号", validators=[MinValueValidator(1), MaxValueValidator(MAX_CASE_NUMBER)]
     )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    objects = BatchQuerySet.as_manager()
     # Voting settings (window, min/max, frequency, results visibility) arrive
     # with the ballots app; they belong on this model.
 
@@ -65,6 +73,25 @@ class Batch(models.Model):
         return self.first_number <= number <= self.last_number
 
 
+class CaseQuerySet(models.QuerySet):
+    def in_province(self, province: str) -> "CaseQuerySet":
+        return self.filter(province=province)
+
+    def matching(self, text: str) -> "CaseQuerySet":
+        """Plain substring search in title and body: Chinese has no spaces to split on."""
+        return self.filter(Q(title__icontains=text) | Q(body__icontains=text))
+
+    def provinces(self) -> list[str]:
+        """Distinct provinces in catalogue order (by each province's first case)."""
+        rows = (
+            self.exclude(province="")
+            .values("province")
+            .annotate(first=models.Min("number"))
+            .order_by("first")
+        )
+        return [row["province"] for row in rows]
+
+
 class Case(models.Model):
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "候选"
@@ -84,6 +111,8 @@ class Case(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
+    objects = CaseQuerySet.as_manager()
+
     class Meta:
         ordering = ["number"]
         verbose_name = "案例"
@@ -101,6 +130,18 @@ class Case(models.Model):
 
     def paragraphs(self) -> list[str]:
         return split_paragraphs(self.body)
+
+    def excerpt(self) -> str:
+        """The first paragraph; the template clamps it to two lines."""
+        paragraphs = self.paragraphs()
+        return paragraphs[0] if paragraphs else ""
+
+    def neighbours(self) -> tuple["Case | None", "Case | None"]:
+        """The previous and next case of the same batch, by number."""
+        siblings = Case.objects.filter(batch_id=self.batch_id).only("number", "title")
+        previous = siblings.filter(number__lt=self.number).order_by("-number").first()
+        following = siblings.filter(number__gt=self.number).order_by("number").first()
+        return previous, following
 
     def clean(self) -> None:
         super().clean()

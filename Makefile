@@ -1,0 +1,64 @@
+# casevote — every target sets up what it needs (virtualenv, pinned requirements, migrations).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Django 6 needs Python 3.12+; the machine's default python3 is 3.11, so pick one explicitly.
+PYTHON ?= $(shell for c in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+            $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.13; do \
+            $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo $$c; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SECRET_FILE := .local-secret-key
+PYTEST_ARGS ?=
+
+.PHONY: help serve test test-fast lint format fixture migrate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or 3.13 is required (Django 6); none found." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SECRET_FILE):
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+	@chmod 600 $@
+
+serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite with batch 2 loaded
+	@export DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" ALLOWED_HOSTS="$(HOST),localhost,127.0.0.1"; \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py collectstatic --noinput -v0 && \
+	$(BIN)/python manage.py load_cases fixtures/batch2.json && \
+	echo && echo "  casevote is running:  http://$(HOST):$(PORT)/" && echo "  (stop with Ctrl-C)" && echo && \
+	exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+# Tests run with production-like settings (DEBUG off); the key is a throwaway.
+TEST_ENV := SECRET_KEY="$${SECRET_KEY:-tests-only-not-a-secret}" DEBUG=0
+
+test: $(BIN)/.installed ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load" $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed ## ruff check + format check, and no missing migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(BIN)/.installed ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+fixture: $(BIN)/.installed ## Re-extract fixtures/batch2.json from the scraped announcement
+	DEBUG=1 $(BIN)/python manage.py extract_cases fixtures/batch2-announcement.txt --batch 2 --first 31 -o fixtures/batch2.json
+
+migrate: $(BIN)/.installed ## Apply migrations to the configured database
+	DEBUG=1 $(BIN)/python manage.py migrate
+
+clean: ## Remove the virtualenv, the SQLite database and collected static files
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles $(SECRET_FILE)
