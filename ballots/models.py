@@ -1,1 +1,146 @@
-"""Ballots arrive with the voting issue; the app exists so the layout is stable."""
+"""Followers, ballots and their per-case choices.
+
+Ballots are evidence: they are never deleted (PROTECT everywhere) and a bad one is
+voided by a recorded decision, not removed. The one-ballot-per-period rule is a
+unique constraint so it holds when requests race.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from cases.models import Batch, Case
+
+# Receipt codes: no 0/O/1/I/L, so they survive being read aloud or copied by hand.
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECEIPT_LENGTH = 10
+CAMPAIGN_PERIOD = "campaign"
+
+
+def new_receipt_code() -> str:
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+class Follower(models.Model):
+    """Someone who followed the official account; the identity a ballot belongs to."""
+
+    backend = models.CharField("关注方式", max_length=20, default="local")
+    key = models.CharField(
+        "标识", max_length=64, help_text="本地关注：随机标识；微信：openid。"
+    )
+    followed_at = models.DateTimeField("关注时间")
+    scene = models.CharField("二维码场景", max_length=64, blank=True)
+    created_at = models.DateTimeField("记录时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "关注者"
+        verbose_name_plural = "关注者"
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "key"], name="follower_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.key[:8]}…"
+
+
+class UsedFollowToken(models.Model):
+    """A follow link's nonce, once spent. The primary key makes a link work once."""
+
+    nonce = models.CharField(max_length=32, primary_key=True)
+    used_at = models.DateTimeField()
+    follower = models.ForeignKey(Follower, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "已使用的关注链接"
+        verbose_name_plural = "已使用的关注链接"
+
+
+class BallotQuerySet(models.QuerySet):
+    def valid(self) -> "BallotQuerySet":
+        return self.filter(status=Ballot.Status.VALID)
+
+
+class Ballot(models.Model):
+    class Status(models.TextChoices):
+        VALID = "valid", "有效"
+        VOID = "void", "已作废"
+
+    follower = models.ForeignKey(
+        Follower, on_delete=models.PROTECT, related_name="ballots", verbose_name="关注者"
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="ballots", verbose_name="批次"
+    )
+    # "2026-11-26" when the batch allows a ballot a day, "campaign" when only one.
+    period = models.CharField("投票周期", max_length=10)
+    cast_at = models.DateTimeField("投票时间", db_index=True)
+    cast_day = models.DateField("投票日期（北京时间）", db_index=True)
+    form_served_at = models.DateTimeField("表单发出时间")
+    form_nonce = models.CharField("表单令牌", max_length=32, unique=True)
+    ip_address = models.GenericIPAddressField("IP 地址", null=True, blank=True)
+    # The address's network, for budgets and evidence: the IPv4 address itself or
+    # the IPv6 /64; and the IPv4 /24 (or IPv6 /48).
+    ip_network = models.CharField("IP（IPv6 为 /64）", max_length=50, blank=True)
+    ip_subnet = models.CharField("网段（/24）", max_length=50, blank=True)
+    user_agent = models.CharField("浏览器标识", max_length=500, blank=True)
+    device_id = models.CharField("设备标识", max_length=40, blank=True, db_index=True)
+    receipt = models.CharField("回执码", max_length=RECEIPT_LENGTH, unique=True)
+    status = models.CharField(
+        "状态", max_length=10, choices=Status.choices, default=Status.VALID, db_index=True
+    )
+    void_reason_public = models.CharField(
+        "作废原因（公开）", max_length=200, blank=True, help_text="回执页面向投票人显示的原因。"
+    )
+    cases = models.ManyToManyField(Case, through="Choice", related_name="ballots")
+
+    objects = BallotQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "选票"
+        verbose_name_plural = "选票"
+        ordering = ["-cast_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follower", "batch", "period"],
+                name="ballot_one_per_follower_batch_period",
+                violation_error_message="该关注者在本周期已经投过票。",
+            ),
+            models.CheckConstraint(
+                condition=Q(form_served_at__lte=models.F("cast_at")),
+                name="ballot_form_served_before_cast",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["ip_network", "cast_at"], name="ballot_ip_network_time"),
+            models.Index(fields=["ip_subnet", "cast_at"], name="ballot_ip_subnet_time"),
+            models.Index(fields=["batch", "status"], name="ballot_batch_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"选票 {self.receipt}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("ballots:receipt", args=[self.receipt])
+
+    @property
+    def is_counted(self) -> bool:
+        return self.status == self.Status.VALID
+
+
+class Choice(models.Model):
+    """One case on one ballot: the row tallies count."""
+
+    ballot = models.ForeignKey(Ballot, on_delete=models.PROTECT, related_name="choices")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="choices")
+
+    class Meta:
+        verbose_name = "所选案例"
+        verbose_name_plural = "所选案例"
+        constraints = [
+            models.UniqueConstraint(fields=["ballot", "case"], name="choice_once_per_ballot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ballot.receipt} → {self.case.display_number}"

@@ -5,8 +5,23 @@ from cases.models import Batch, Case
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ["number", "name", "number_range_display", "created_at"]
+    list_display = ["number", "name", "number_range_display", "voting_opens_at", "voting_closes_at"]
     search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["number", "name", "notice", "first_number", "last_number"]}),
+        (
+            "投票设置（北京时间）",
+            {
+                "fields": [
+                    ("voting_opens_at", "voting_closes_at"),
+                    ("min_choices", "max_choices"),
+                    "frequency",
+                    "results_visibility",
+                    "results_published_at",
+                ]
+            },
+        ),
+    ]
 
 
 @admin.register(Case)

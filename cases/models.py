@@ -1,5 +1,7 @@
 """The case catalogue: batches of numbered candidate cases."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -27,6 +29,15 @@ class BatchQuerySet(models.QuerySet):
 
 
 class Batch(models.Model):
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "每个自然日可投一次"
+        ONCE = "once", "整个活动期间只能投一次"
+
+    class ResultsVisibility(models.TextChoices):
+        HIDDEN = "hidden", "组委会公布后可见"
+        LIVE = "live", "实时可见"
+        AFTER_CLOSE = "after_close", "投票结束后可见"
+
     number = models.PositiveSmallIntegerField("批次", unique=True, validators=[MinValueValidator(1)])
     name = models.CharField("名称", max_length=100)
     notice = models.TextField("公告", blank=True, help_text="展示在活动首页的说明，段落之间空一行。")
@@ -38,9 +49,33 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
+    # Voting settings, edited by the committee. A batch without dates is not open.
+    voting_opens_at = models.DateTimeField("投票开始", null=True, blank=True)
+    voting_closes_at = models.DateTimeField("投票截止", null=True, blank=True)
+    min_choices = models.PositiveSmallIntegerField(
+        "每票最少选择", default=1, validators=[MinValueValidator(1)]
+    )
+    max_choices = models.PositiveSmallIntegerField(
+        "每票最多选择",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="留空表示可选本批全部案例。",
+    )
+    frequency = models.CharField(
+        "投票频率", max_length=10, choices=Frequency.choices, default=Frequency.DAILY
+    )
+    results_visibility = models.CharField(
+        "结果可见性",
+        max_length=15,
+        choices=ResultsVisibility.choices,
+        default=ResultsVisibility.HIDDEN,
+    )
+    results_published_at = models.DateTimeField(
+        "结果公布时间", null=True, blank=True, help_text="组委会公布结果后，结果页显示得票。"
+    )
+
     objects = BatchQuerySet.as_manager()
-    # Voting settings (window, min/max, frequency, results visibility) arrive
-    # with the ballots app; they belong on this model.
 
     class Meta:
         ordering = ["number"]
@@ -57,6 +92,18 @@ class Batch(models.Model):
                 name="batch_number_range_bounds",
                 violation_error_message=f"案例编号须在 1 到 {MAX_CASE_NUMBER} 之间。",
             ),
+            models.CheckConstraint(
+                condition=Q(voting_opens_at__isnull=True, voting_closes_at__isnull=True)
+                | Q(voting_opens_at__lt=F("voting_closes_at")),
+                name="batch_voting_window_ordered",
+                violation_error_message="投票开始时间必须早于截止时间，且两者须同时填写或同时留空。",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_choices__gte=1)
+                & (Q(max_choices__isnull=True) | Q(max_choices__gte=F("min_choices"))),
+                name="batch_choice_limits_ordered",
+                violation_error_message="每票最少选择数须至少为 1，且不大于最多选择数。",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -71,6 +118,47 @@ class Batch(models.Model):
 
     def contains_number(self, number: int) -> bool:
         return self.first_number <= number <= self.last_number
+
+    def is_open(self, at: datetime) -> bool:
+        """Open from `voting_opens_at` (inclusive) until `voting_closes_at` (exclusive)."""
+        if self.voting_opens_at is None or self.voting_closes_at is None:
+            return False
+        return self.voting_opens_at <= at < self.voting_closes_at
+
+    def has_closed(self, at: datetime) -> bool:
+        return self.voting_closes_at is not None and at >= self.voting_closes_at
+
+    def effective_max_choices(self, case_count: int) -> int:
+        """`max_choices` left blank means "every case of the batch"."""
+        return self.max_choices or case_count
+
+    def results_visible(self, at: datetime) -> bool:
+        if self.results_published_at is not None:
+            return True
+        if self.results_visibility == self.ResultsVisibility.LIVE:
+            return True
+        if self.results_visibility == self.ResultsVisibility.AFTER_CLOSE:
+            return self.has_closed(at)
+        return False
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        if (self.voting_opens_at is None) != (self.voting_closes_at is None):
+            errors["voting_closes_at"] = "投票开始和截止时间须同时填写或同时留空。"
+        elif self.voting_opens_at and self.voting_opens_at >= self.voting_closes_at:
+            errors["voting_closes_at"] = "截止时间必须晚于开始时间。"
+        if self.max_choices is not None and self.max_choices < self.min_choices:
+            errors["max_choices"] = "最多选择数不能小于最少选择数。"
+        if self.pk:
+            votable = self.cases.exclude(status=Case.Status.DISQUALIFIED).count()
+            limit = self.max_choices or self.min_choices
+            if votable and limit > votable:
+                errors["max_choices" if self.max_choices else "min_choices"] = (
+                    f"本批只有 {votable} 个可投票的案例，选择数不能超过它。"
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class CaseQuerySet(models.QuerySet):

@@ -49,6 +49,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 
+CSRF_FAILURE_VIEW = "casevote.views.csrf_failure"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -159,3 +160,26 @@ LOGGING = {
 CASEVOTE_CAMPAIGN_NAME = os.environ.get(
     "CASEVOTE_CAMPAIGN_NAME", "全国城乡社区高质量发展典型案例候选展示投票"
 )
+
+# --- Voting -------------------------------------------------------------------
+# Which follow gate decides who may vote (see ballots/follow/__init__.py).
+CASEVOTE_FOLLOW_BACKEND = os.environ.get(
+    "CASEVOTE_FOLLOW_BACKEND", "ballots.follow.local.LocalFollowBackend"
+)
+CASEVOTE_OFFICIAL_ACCOUNT_NAME = "民生周刊"
+CASEVOTE_OFFICIAL_ACCOUNT_ID = "msweekly"
+# Seconds a follow link (the QR code) and a ballot form stay valid.
+CASEVOTE_FOLLOW_LINK_MAX_AGE = env_int("CASEVOTE_FOLLOW_LINK_MAX_AGE", 600)
+CASEVOTE_FORM_MAX_AGE = env_int("CASEVOTE_FORM_MAX_AGE", 600)
+# A ballot sent back sooner than this after its form was served was not read by a person.
+CASEVOTE_MIN_DWELL_SECONDS = env_int("CASEVOTE_MIN_DWELL_SECONDS", 2)
+# Ballots per hour from one address (IPv6: one /64) and from one /24. Generous:
+# village Wi-Fi and carrier NAT put many honest voters behind one address.
+CASEVOTE_IP_HOURLY_BUDGET = env_int("CASEVOTE_IP_HOURLY_BUDGET", 120)
+CASEVOTE_SUBNET_HOURLY_BUDGET = env_int("CASEVOTE_SUBNET_HOURLY_BUDGET", 1000)
+# Our own reverse proxies: only from these is X-Forwarded-For believed.
+CASEVOTE_TRUSTED_PROXIES = env_list("CASEVOTE_TRUSTED_PROXIES")
+# Identity cookies are Secure unless DEBUG is on (local http://127.0.0.1 serving).
+CASEVOTE_SECURE_COOKIES = env_bool("CASEVOTE_SECURE_COOKIES", not DEBUG)
+# How long a computed tally is reused before it is counted again.
+CASEVOTE_RESULTS_CACHE_SECONDS = env_int("CASEVOTE_RESULTS_CACHE_SECONDS", 30)

@@ -8,4 +8,5 @@ admin.site.index_title = "管理首页"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cases.urls")),
+    path("", include("ballots.urls")),
 ]

@@ -47,3 +47,71 @@ def batch2_loaded(db):
 
     call_command("load_cases", str(settings.BASE_DIR / "fixtures" / "batch2.json"), verbosity=0)
     return Batch.objects.get(number=2)
+
+
+# --- Voting -------------------------------------------------------------------
+import re  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import time_machine  # noqa: E402
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A fixed moment inside the voting window: Friday 2026-12-04 10:00 in Beijing.
+VOTING_NOW = datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
+OPENS = datetime(2026, 12, 1, 8, 0, tzinfo=SHANGHAI)
+CLOSES = datetime(2026, 12, 31, 20, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def clock():
+    """Frozen time at VOTING_NOW; `clock.shift(seconds)` / `clock.move_to(dt)` travel."""
+    with time_machine.travel(VOTING_NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def open_batch(batch2, make_case):
+    """Batch 2 with cases 031–040, open from 12-01 08:00 to 12-31 20:00 (Beijing)."""
+    for number in range(31, 41):
+        make_case(number)
+    batch2.voting_opens_at = OPENS
+    batch2.voting_closes_at = CLOSES
+    batch2.save()
+    return batch2
+
+
+FOLLOW_LINK = re.compile(r'href="(?:https?://[^/"]+)?(/follow/[^/"]+/)"')
+
+
+def follow_through_gate(client) -> None:
+    """Meet the gate on /vote/, open the follow link it offers, confirm."""
+    gate = client.get("/vote/")
+    link = FOLLOW_LINK.search(gate.content.decode()).group(1)
+    response = client.post(link)
+    assert response.status_code == 302, response
+
+
+@pytest.fixture
+def voter(client, open_batch, clock):
+    """A browser that has followed the account (through the local gate)."""
+    follow_through_gate(client)
+    return client
+
+
+def form_token(page) -> str:
+    return re.search(r'name="token" value="([^"]+)"', page.content.decode()).group(1)
+
+
+@pytest.fixture
+def cast(voter, clock):
+    """Open the ballot page, wait like a reader, submit `numbers`; returns the response."""
+
+    def submit(numbers, wait: float = 5, extra: dict | None = None, token=None, **headers):
+        if token is None:
+            token = form_token(voter.get("/vote/"))
+        clock.shift(timedelta(seconds=wait))
+        data = {"cases": list(numbers), "token": token, "website": "", **(extra or {})}
+        return voter.post("/vote/", data, **headers)
+
+    return submit

@@ -1,0 +1,40 @@
+"""Why a ballot was refused: one exception type, a message for people, an HTTP status."""
+
+from datetime import datetime
+
+
+class BallotRefused(Exception):
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class VotingNotOpen(BallotRefused):
+    status_code = 403
+
+
+class NotFollowing(BallotRefused):
+    status_code = 403
+
+
+class InvalidSelection(BallotRefused):
+    pass
+
+
+class FormRejected(BallotRefused):
+    pass
+
+
+class TooManyRequests(BallotRefused):
+    status_code = 429
+
+
+class AlreadyVoted(BallotRefused):
+    status_code = 409
+
+    def __init__(self, message: str, ballot, next_vote_at: datetime | None):
+        super().__init__(message)
+        self.ballot = ballot
+        self.next_vote_at = next_vote_at

@@ -1,0 +1,69 @@
+"""The local follow gate: a QR code links to a one-time follow page on this site.
+
+It stands in for the WeChat official account until that backend is configured:
+scanning the code (or tapping the link on the phone) and confirming creates the
+Follower and remembers it in a signed cookie.
+"""
+
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from ballots import identity, tokens
+from ballots.follow.base import FollowBackend
+from ballots.models import Follower, UsedFollowToken
+
+
+class LocalFollowBackend(FollowBackend):
+    name = "local"
+
+    def get_follower(self, request: HttpRequest) -> Follower | None:
+        follower_id = identity.remembered_follower_id(request)
+        if follower_id is None:
+            return None
+        return Follower.objects.filter(pk=follower_id, backend=self.name).first()
+
+    def gate(self, request: HttpRequest) -> HttpResponse:
+        return render_gate(request, "ballots/gate.html")
+
+    def still_following(self, follower: Follower) -> bool:
+        return True
+
+
+def follow_url(request: HttpRequest, token: str) -> str:
+    """The absolute follow link of a token: what its QR code encodes."""
+    return request.build_absolute_uri(reverse("ballots:follow", args=[token]))
+
+
+def render_gate(request: HttpRequest, template: str, status: int = 200, **context) -> HttpResponse:
+    """A page with a fresh one-time follow link and its QR code."""
+    token = tokens.make_follow_token()
+    context |= {"follow_token": token, "follow_link": follow_url(request, token)}
+    return render(request, template, context, status=status)
+
+
+class FollowLinkSpent(Exception):
+    pass
+
+
+def confirm_follow(nonce: str) -> Follower:
+    """Create the follower for a follow link; a link that was used raises FollowLinkSpent."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            follower = Follower.objects.create(
+                backend=LocalFollowBackend.name, key=secrets.token_hex(16), followed_at=now
+            )
+            UsedFollowToken.objects.create(nonce=nonce, used_at=now, follower=follower)
+    except IntegrityError:
+        raise FollowLinkSpent from None
+    return follower
+
+
+def remember(response: HttpResponse, follower: Follower) -> HttpResponse:
+    identity.remember_follower(response, follower.pk)
+    return response

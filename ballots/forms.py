@@ -1,0 +1,45 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Div, Field, Layout, Submit
+from django import forms
+from django.utils.html import format_html
+
+from cases.models import Case
+
+HONEYPOT_FIELD = "website"
+
+
+class SubmittedCaseNumbers(forms.MultipleChoiceField):
+    """The checkboxes' values as sent. Unknown or repeated numbers are not rejected
+    here: ballots.services.cast_ballot checks them and names the bad one."""
+
+    def validate(self, value) -> None:
+        pass
+
+
+class BallotForm(forms.Form):
+    """The ballot's shape only; every rule lives in ballots.services.cast_ballot."""
+
+    cases = SubmittedCaseNumbers(
+        label="选择您支持的案例（可多选）", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    token = forms.CharField(widget=forms.HiddenInput, required=False)
+    website = forms.CharField(
+        label="网址（请留空）",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(self, *args, votable_cases: list[Case], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cases"].choices = [
+            (case.display_number, format_html("{} {}", case.display_number, case.title))
+            for case in votable_cases
+        ]
+        self.helper = FormHelper()
+        self.helper.form_id = "ballot"
+        self.helper.layout = Layout(
+            Field("cases", template="ballots/case_checkboxes.html"),
+            "token",
+            Div(HONEYPOT_FIELD, css_class="hp-field", aria_hidden="true"),
+            Div(Submit("submit", "提交投票", css_class="btn-lg w-100"), css_class="vote-bar"),
+        )

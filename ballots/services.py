@@ -1,0 +1,231 @@
+"""Casting a ballot: every voting rule, in one function and one transaction.
+
+`cast_ballot` either stores a ballot with its choices or raises `BallotRefused`
+(with a message for the voter) having stored nothing. The rule that matters most
+under races, one ballot per follower per batch per period, is the database's unique
+constraint; the pre-check before it only gives a friendlier message.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from ballots import network, tokens
+from ballots.errors import (
+    AlreadyVoted,
+    FormRejected,
+    InvalidSelection,
+    NotFollowing,
+    TooManyRequests,
+    VotingNotOpen,
+)
+from ballots.follow import get_backend
+from ballots.models import CAMPAIGN_PERIOD, Ballot, Choice, Follower, new_receipt_code
+from cases.models import Batch, Case, format_number
+
+CASE_NUMBER_PATTERN = re.compile(r"^[0-9]{1,3}$")
+USER_AGENT_MAX_LENGTH = 500
+BUDGET_WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class BallotRequest:
+    """What the request tells us besides the choices: evidence and the form's tokens."""
+
+    ip: network.IPAddress | None
+    user_agent: str
+    device_id: str
+    form_token: str
+    honeypot: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, form_token: str, honeypot: str) -> "BallotRequest":
+        return cls(
+            ip=network.client_address(request.META),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
+            device_id=getattr(request, "device_id", ""),
+            form_token=form_token,
+            honeypot=honeypot,
+        )
+
+
+@dataclass(frozen=True)
+class CastResult:
+    ballot: Ballot
+    created: bool  # False when a retry of the same form returned the ballot it made
+
+
+def local_time_display(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "Y年n月j日 H:i")
+
+
+def voting_period(batch: Batch, now: datetime) -> str:
+    """The period one ballot covers: the calendar day in Asia/Shanghai, or the campaign."""
+    if batch.frequency == Batch.Frequency.ONCE:
+        return CAMPAIGN_PERIOD
+    return timezone.localdate(now).isoformat()
+
+
+def next_vote_at(batch: Batch, now: datetime) -> datetime | None:
+    """When this follower may vote again, or None if not in this batch."""
+    if batch.frequency == Batch.Frequency.ONCE:
+        return None
+    today = timezone.localdate(now)
+    midnight = timezone.make_aware(datetime.combine(today + timedelta(days=1), datetime.min.time()))
+    if batch.voting_closes_at is not None and midnight >= batch.voting_closes_at:
+        return None
+    return midnight
+
+
+def already_voted_message(batch: Batch, now: datetime) -> str:
+    again = next_vote_at(batch, now)
+    if batch.frequency == Batch.Frequency.ONCE:
+        return "您已经为本批案例投过票了，本批每人只能投一次。"
+    if again is None:
+        return "您今天已经投过票了。本批投票将在您下次可投票之前结束，感谢参与。"
+    return f"您今天已经投过票了，{local_time_display(again)} 以后可以再投。"
+
+
+def check_open(batch: Batch, now: datetime) -> None:
+    if batch.is_open(now):
+        return
+    if batch.voting_opens_at is None:
+        raise VotingNotOpen("本批案例的投票尚未开放。")
+    if now < batch.voting_opens_at:
+        raise VotingNotOpen(f"投票尚未开始，将于 {local_time_display(batch.voting_opens_at)} 开始。")
+    raise VotingNotOpen(f"投票已于 {local_time_display(batch.voting_closes_at)} 结束。")
+
+
+def check_form(
+    request_meta: BallotRequest, follower: Follower, batch: Batch, now: datetime
+) -> tokens.FormToken:
+    """The form's honeypot, its signed token, and the time the voter spent on it."""
+    if request_meta.honeypot:
+        raise FormRejected("提交失败，请刷新页面后重试。")
+    try:
+        token = tokens.read_form_token(request_meta.form_token, follower.pk, batch.pk, now)
+    except tokens.TokenError as error:
+        raise FormRejected(error.message) from None
+    if now - token.served_at < timedelta(seconds=settings.CASEVOTE_MIN_DWELL_SECONDS):
+        raise FormRejected("提交太快了。请看清所选案例后再提交。")
+    return token
+
+
+def resolve_cases(batch: Batch, numbers: Sequence[str]) -> list[Case]:
+    """The cases named by the submitted numbers, each one checked."""
+    parsed: list[int] = []
+    for raw in numbers:
+        text = str(raw).strip()
+        if not CASE_NUMBER_PATTERN.match(text):
+            raise InvalidSelection(f"“{text[:10]}”不是有效的案例编号。")
+        number = int(text)
+        if number in parsed:
+            raise InvalidSelection(f"案例 {format_number(number)} 被重复选择了。")
+        if not batch.contains_number(number):
+            raise InvalidSelection(
+                f"案例 {format_number(number)} 不属于本批（{batch.number_range_display}）。"
+            )
+        parsed.append(number)
+    found = {case.number: case for case in Case.objects.filter(batch=batch, number__in=parsed)}
+    for number in parsed:
+        case = found.get(number)
+        if case is None:
+            raise InvalidSelection(f"没有编号为 {format_number(number)} 的案例。")
+        if case.status == Case.Status.DISQUALIFIED:
+            raise InvalidSelection(f"案例 {case.display_number} 已被取消推选资格，不能投票。")
+    return [found[number] for number in parsed]
+
+
+def check_choice_count(batch: Batch, count: int) -> None:
+    votable = batch.cases.exclude(status=Case.Status.DISQUALIFIED).count()
+    maximum = min(batch.effective_max_choices(votable), votable)
+    if count == 0:
+        raise InvalidSelection("请至少选择一个案例。")
+    if count < batch.min_choices:
+        raise InvalidSelection(f"每票至少选择 {batch.min_choices} 个案例，您选了 {count} 个。")
+    if count > maximum:
+        raise InvalidSelection(f"每票最多选择 {maximum} 个案例，您选了 {count} 个。")
+
+
+def check_ip_budget(request_meta: BallotRequest, now: datetime) -> None:
+    """Generous hourly budgets per address and per /24, counted from the ballots table
+    so that they hold across worker processes. Villages and carrier NAT share
+    addresses, so the defaults are high; over them, the voter is asked to wait."""
+    since = now - BUDGET_WINDOW
+    address = network.address_network(request_meta.ip)
+    subnet = network.address_subnet(request_meta.ip)
+    recent = Ballot.objects.filter(cast_at__gte=since)
+    if address and recent.filter(ip_network=address).count() >= settings.CASEVOTE_IP_HOURLY_BUDGET:
+        raise TooManyRequests("操作太频繁，请稍后再试。")
+    if subnet and recent.filter(ip_subnet=subnet).count() >= settings.CASEVOTE_SUBNET_HOURLY_BUDGET:
+        raise TooManyRequests("操作太频繁，请稍后再试。")
+
+
+def find_existing(follower: Follower, batch: Batch, period: str) -> Ballot | None:
+    return Ballot.objects.filter(follower=follower, batch=batch, period=period).first()
+
+
+def cast_ballot(
+    *,
+    follower: Follower | None,
+    batch: Batch,
+    cases: Sequence[str],
+    request_meta: BallotRequest,
+    now: datetime | None = None,
+) -> CastResult:
+    """Record one ballot for `cases` (three-digit numbers), or raise BallotRefused."""
+    now = now or timezone.now()
+    check_open(batch, now)
+    if follower is None or not get_backend().still_following(follower):
+        raise NotFollowing("请先关注“民生周刊”公众号，再回来投票。")
+    token = check_form(request_meta, follower, batch, now)
+    chosen = resolve_cases(batch, cases)
+    check_choice_count(batch, len(chosen))
+
+    period = voting_period(batch, now)
+    retried = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
+    if retried is not None:
+        return CastResult(retried, created=False)
+    existing = find_existing(follower, batch, period)
+    if existing is not None:
+        raise AlreadyVoted(already_voted_message(batch, now), existing, next_vote_at(batch, now))
+
+    try:
+        with transaction.atomic():
+            check_ip_budget(request_meta, now)
+            ballot = Ballot.objects.create(
+                follower=follower,
+                batch=batch,
+                period=period,
+                cast_at=now,
+                cast_day=timezone.localdate(now),
+                form_served_at=token.served_at,
+                form_nonce=token.nonce,
+                ip_address=str(request_meta.ip) if request_meta.ip else None,
+                ip_network=network.address_network(request_meta.ip),
+                ip_subnet=network.address_subnet(request_meta.ip),
+                user_agent=request_meta.user_agent[:USER_AGENT_MAX_LENGTH],
+                device_id=request_meta.device_id,
+                receipt=new_receipt_code(),
+            )
+            Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in chosen)
+    except IntegrityError:
+        # Lost a race: a concurrent request of the same follower (or a retry of the
+        # same form) stored its ballot first. Report that ballot; nothing was stored.
+        retried = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
+        if retried is not None:
+            return CastResult(retried, created=False)
+        existing = find_existing(follower, batch, period)
+        if existing is None:
+            raise
+        raise AlreadyVoted(
+            already_voted_message(batch, now), existing, next_vote_at(batch, now)
+        ) from None
+    return CastResult(ballot, created=True)

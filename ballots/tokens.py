@@ -1,0 +1,80 @@
+"""Signed, expiring tokens: follow links and ballot forms.
+
+Both are signed with SECRET_KEY (Django signing), carry a random nonce, and are
+spent once: the nonce is stored with what the token produced (a unique key), so a
+replay fails in the database, not in a Python check.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.utils import timezone
+
+FOLLOW_SALT = "casevote.follow-link"
+FORM_SALT = "casevote.ballot-form"
+
+
+class TokenError(Exception):
+    """A token that is missing, tampered with or expired; `message` is for people."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def make_follow_token() -> str:
+    return signing.dumps({"n": new_nonce()}, salt=FOLLOW_SALT, compress=True)
+
+
+def read_follow_token(token: str) -> str:
+    """The link's nonce, or TokenError."""
+    max_age = timedelta(seconds=settings.CASEVOTE_FOLLOW_LINK_MAX_AGE)
+    try:
+        payload = signing.loads(token, salt=FOLLOW_SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise TokenError("这个关注链接已过期（有效期 10 分钟）。请重新扫码。") from None
+    except signing.BadSignature:
+        raise TokenError("这个关注链接无效。请重新扫码。") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+        raise TokenError("这个关注链接无效。请重新扫码。")
+    return payload["n"]
+
+
+@dataclass(frozen=True)
+class FormToken:
+    nonce: str
+    served_at: datetime
+    follower_id: int
+    batch_id: int
+
+
+def make_form_token(follower_id: int, batch_id: int, served_at: datetime | None = None) -> str:
+    served_at = served_at or timezone.now()
+    payload = {"n": new_nonce(), "t": served_at.timestamp(), "f": follower_id, "b": batch_id}
+    return signing.dumps(payload, salt=FORM_SALT)
+
+
+def read_form_token(token: str, follower_id: int, batch_id: int, now: datetime) -> FormToken:
+    """Check a ballot form's token: signed, for this follower and batch, not expired."""
+    if not token:
+        raise TokenError("投票表单缺少校验信息，请刷新页面后重新提交。")
+    try:
+        payload = signing.loads(token, salt=FORM_SALT)
+        served_at = datetime.fromtimestamp(float(payload["t"]), tz=UTC)
+        parsed = FormToken(str(payload["n"]), served_at, int(payload["f"]), int(payload["b"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenError("投票表单校验失败，请刷新页面后重新提交。") from None
+    if parsed.follower_id != follower_id or parsed.batch_id != batch_id:
+        raise TokenError("投票表单校验失败，请刷新页面后重新提交。")
+    if now - parsed.served_at > timedelta(seconds=settings.CASEVOTE_FORM_MAX_AGE):
+        raise TokenError("页面停留时间过长，表单已过期。请确认所选案例后重新提交。")
+    if now < parsed.served_at:
+        raise TokenError("投票表单校验失败，请刷新页面后重新提交。")
+    return parsed

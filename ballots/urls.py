@@ -1,0 +1,14 @@
+from django.urls import path
+
+from ballots import views
+from ballots.follow import views as follow_views
+
+app_name = "ballots"
+urlpatterns = [
+    path("vote/", views.vote, name="vote"),
+    path("vote/thanks/<str:receipt>/", views.confirmation, name="confirmation"),
+    path("receipt/<str:code>/", views.receipt, name="receipt"),
+    path("results/", views.results, name="results"),
+    path("follow/<str:token>/", follow_views.follow, name="follow"),
+    path("follow/<str:token>/qr.png", follow_views.follow_qr, name="follow_qr"),
+]

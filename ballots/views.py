@@ -1,0 +1,128 @@
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_http_methods, require_safe
+
+from ballots import tally
+from ballots.decorators import follow_required, with_device_id
+from ballots.errors import AlreadyVoted, BallotRefused
+from ballots.forms import BallotForm
+from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Ballot
+from ballots.rules import voting_rules
+from ballots.services import (
+    BallotRequest,
+    cast_ballot,
+    find_existing,
+    next_vote_at,
+    voting_period,
+)
+from ballots.tokens import make_form_token
+from cases.models import Batch, Case
+
+
+def get_current_batch_or_404() -> Batch:
+    batch = Batch.objects.current()
+    if batch is None:
+        raise Http404("没有正在展示的批次")
+    return batch
+
+
+def ballot_form(request, batch: Batch, votable: list[Case], data=None) -> BallotForm:
+    """A ballot form carrying a fresh signed token (and the voter's previous choices)."""
+    token = make_form_token(request.follower.pk, batch.pk)
+    if data is None:
+        return BallotForm(initial={"token": token}, votable_cases=votable)
+    data = data.copy()
+    data["token"] = token
+    form = BallotForm(data, votable_cases=votable)
+    form.is_valid()
+    return form
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@with_device_id
+@follow_required
+@cache_control(private=True, no_store=True)
+def vote(request):
+    batch = get_current_batch_or_404()
+    now = timezone.now()
+    votable = list(batch.cases.exclude(status=Case.Status.DISQUALIFIED))
+    context = {"batch": batch, "rules": voting_rules(batch, len(votable), now)}
+    status = 200
+    if request.method == "POST":
+        submitted = BallotForm(request.POST, votable_cases=votable)
+        submitted.is_valid()
+        try:
+            result = cast_ballot(
+                follower=request.follower,
+                batch=batch,
+                cases=submitted.cleaned_data["cases"],
+                request_meta=BallotRequest.from_request(
+                    request, submitted.cleaned_data["token"], submitted.cleaned_data["website"]
+                ),
+                now=now,
+            )
+        except BallotRefused as refusal:
+            form = ballot_form(request, batch, votable, data=request.POST)
+            form.add_error(None, refusal.message)
+            if isinstance(refusal, AlreadyVoted):
+                context["existing"] = refusal.ballot
+            context["form"] = form
+            status = refusal.status_code
+        else:
+            return redirect("ballots:confirmation", result.ballot.receipt)
+    else:
+        context["existing"] = find_existing(request.follower, batch, voting_period(batch, now))
+        context["form"] = ballot_form(request, batch, votable)
+    if context.get("existing"):
+        context["next_vote_at"] = next_vote_at(batch, now)
+    return render(request, "ballots/vote.html", context, status=status)
+
+
+
+@require_safe
+@follow_required
+@cache_control(private=True, no_store=True)
+def confirmation(request, receipt: str):
+    """After a ballot: what was chosen, the receipt, when to vote again. Only for its voter."""
+    ballot = get_object_or_404(
+        Ballot.objects.select_related("batch"), receipt=receipt, follower=request.follower
+    )
+    cases = Case.objects.filter(choices__ballot=ballot).order_by("number")
+    return render(
+        request,
+        "ballots/confirmation.html",
+        {
+            "ballot": ballot,
+            "cases": cases,
+            "next_vote_at": next_vote_at(ballot.batch, timezone.now()),
+        },
+    )
+
+
+def normalise_receipt(code: str) -> str | None:
+    code = code.strip().upper()
+    if len(code) != RECEIPT_LENGTH or any(ch not in RECEIPT_ALPHABET for ch in code):
+        return None
+    return code
+
+
+@require_safe
+def receipt(request, code: str):
+    """Public: whether a ballot is counted. Never shows who voted or for whom."""
+    normalised = normalise_receipt(code)
+    if normalised is None:
+        raise Http404("回执码格式不正确")
+    ballot = get_object_or_404(Ballot.objects.select_related("batch"), receipt=normalised)
+    return render(request, "ballots/receipt.html", {"ballot": ballot})
+
+
+@require_safe
+def results(request):
+    batch = get_current_batch_or_404()
+    now = timezone.now()
+    context = {"batch": batch, "visible": batch.results_visible(now)}
+    if context["visible"]:
+        context["results"] = tally.results(batch)
+    return render(request, "ballots/results.html", context)

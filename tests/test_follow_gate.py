@@ -1,0 +1,149 @@
+"""The follow gate: QR code, one-time signed follow links, the identity cookie."""
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from ballots.identity import FOLLOWER_COOKIE
+from ballots.models import Follower
+from tests.conftest import FOLLOW_LINK, follow_through_gate
+
+pytestmark = pytest.mark.django_db
+
+
+def gate_link(client) -> str:
+    return FOLLOW_LINK.search(client.get("/vote/").content.decode()).group(1)
+
+
+def test_it_shows_the_gate_with_steps_qr_and_link_to_a_visitor(client, open_batch, clock):
+    response = client.get("/vote/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    for step in ("扫码关注", "返回投票", "选择案例", "提交"):
+        assert step in html
+    assert "msweekly" in html
+    assert re.search(r'<img class="qr" src="/follow/[^"]+/qr.png"[^>]*alt="[^"]+"', html)
+    assert FOLLOW_LINK.search(html)
+    assert 'name="cases"' not in html
+
+
+def test_the_qr_code_decodes_to_the_absolute_follow_url(client, open_batch, clock):
+    link = gate_link(client)
+
+    response = client.get(link + "qr.png")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
+    assert [code.text for code in decoded] == [f"http://testserver{link}"]
+
+
+def test_the_follow_page_asks_for_confirmation_and_creates_nothing_on_get(client, open_batch, clock):
+    response = client.get(gate_link(client))
+
+    assert response.status_code == 200
+    assert "确认关注并返回投票" in response.content.decode()
+    assert 'name="csrfmiddlewaretoken"' in response.content.decode()
+    assert Follower.objects.count() == 0
+
+
+def test_confirming_creates_a_follower_and_an_httponly_lax_identity(client, open_batch, clock):
+    response = client.post(gate_link(client))
+
+    assert response.status_code == 302
+    assert response["Location"] == "/vote/"
+    assert Follower.objects.count() == 1
+    cookie = response.cookies[FOLLOWER_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["max-age"] > 365 * 24 * 3600
+    assert 'name="cases"' in client.get("/vote/").content.decode()
+
+
+def test_the_follow_time_is_recorded(client, open_batch, clock):
+    client.post(gate_link(client))
+
+    assert Follower.objects.get().followed_at.isoformat() == "2026-12-04T02:00:00+00:00"
+
+
+def test_a_follow_link_works_once(client, open_batch, clock):
+    link = gate_link(client)
+    client.post(link)
+    other = client.__class__()
+
+    reused_get = other.get(link)
+    reused_post = other.post(link)
+
+    assert reused_get.status_code == 410
+    assert reused_post.status_code == 410
+    assert "已经用过了" in reused_post.content.decode()
+    assert FOLLOW_LINK.search(reused_post.content.decode()).group(1) != link  # a fresh QR
+    assert Follower.objects.count() == 1
+
+
+def test_a_follow_link_expires_after_ten_minutes(client, open_batch, clock):
+    link = gate_link(client)
+    clock.shift(timedelta(minutes=10, seconds=1))
+
+    response = client.post(link)
+
+    assert response.status_code == 410
+    assert "已过期" in response.content.decode()
+    assert client.get(link + "qr.png").status_code == 404
+    assert Follower.objects.count() == 0
+
+
+def test_a_follow_link_works_just_before_it_expires(client, open_batch, clock):
+    link = gate_link(client)
+    clock.shift(timedelta(minutes=9, seconds=59))
+
+    assert client.post(link).status_code == 302
+
+
+def test_a_tampered_follow_link_is_refused_with_a_fresh_qr_code(client, open_batch, clock):
+    link = gate_link(client)
+    tampered = link[:-3] + ("A" if link[-3] != "A" else "B") + link[-2:]
+
+    response = client.post(tampered)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "无效" in html
+    assert FOLLOW_LINK.search(html)
+    assert Follower.objects.count() == 0
+
+
+def test_a_tampered_identity_cookie_is_no_identity(client, open_batch, clock):
+    follow_through_gate(client)
+    value = client.cookies[FOLLOWER_COOKIE].value
+    follower_id, _, signature = value.partition(":")
+    client.cookies[FOLLOWER_COOKIE] = f"{int(follower_id) + 1}:{signature}"
+
+    html = client.get("/vote/").content.decode()
+
+    assert "扫码关注" in html and 'name="cases"' not in html
+
+
+def test_a_forged_unsigned_identity_cookie_is_no_identity(client, open_batch, clock):
+    follow_through_gate(client)
+    client.cookies[FOLLOWER_COOKIE] = str(Follower.objects.get().pk)
+
+    assert 'name="cases"' not in client.get("/vote/").content.decode()
+
+
+def test_the_follow_confirmation_needs_csrf(open_batch, clock):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    link = gate_link(strict)
+
+    response = strict.post(link)
+
+    assert response.status_code == 403
+    assert "提交没有成功" in response.content.decode()
+    assert Follower.objects.count() == 0
+
