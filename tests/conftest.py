@@ -14,6 +14,15 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def batch2(db) -> Batch:
     return Batch.objects.create(

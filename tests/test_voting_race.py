@@ -1,0 +1,111 @@
+"""Races: simultaneous submissions of one follower store exactly one ballot.
+
+Real threads, each with its own database connection, released together by a
+barrier. Only PostgreSQL runs them truly concurrently; SQLite serialises writers
+(and the in-memory test database is not shared between connections).
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from ballots.errors import AlreadyVoted
+from ballots.models import Ballot, Choice, Follower
+from ballots.services import BallotRequest, cast_ballot
+from ballots.tokens import make_form_token
+from cases.models import Batch
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: SQLite serialises writers, so there is no race to test",
+    ),
+]
+
+THREADS = 8
+ROUNDS = 5
+
+
+def race(submit, count: int) -> list:
+    """Run `submit(i)` in `count` threads released at once; results or exceptions."""
+    barrier = threading.Barrier(count)
+    outcomes: list = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            outcomes[index] = submit(index)
+        except Exception as error:  # noqa: BLE001 - the outcome is what we test
+            outcomes[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def request_meta(token: str) -> BallotRequest:
+    from ipaddress import ip_address
+
+    return BallotRequest(ip=ip_address("192.0.2.10"), user_agent="race", device_id="d" * 32, form_token=token)
+
+
+@pytest.fixture
+def live_batch(batch2, make_case):
+    for number in range(31, 36):
+        make_case(number)
+    now = timezone.now()
+    Batch.objects.filter(pk=batch2.pk).update(
+        voting_opens_at=now - timedelta(days=1), voting_closes_at=now + timedelta(days=1)
+    )
+    batch2.refresh_from_db()
+    return batch2
+
+
+def test_simultaneous_ballots_from_two_tabs_store_exactly_one(live_batch):
+    served = timezone.now() - timedelta(seconds=10)
+    for round_number in range(ROUNDS):
+        follower = Follower.objects.create(key=f"racer-{round_number}", followed_at=served)
+        tokens = [make_form_token(follower.pk, live_batch.pk, served) for _ in range(THREADS)]
+
+        outcomes = race(
+            lambda i, f=follower, t=tokens: cast_ballot(
+                follower=f, batch=live_batch, cases=["031", "032"], request_meta=request_meta(t[i])
+            ),
+            THREADS,
+        )
+
+        created = [o for o in outcomes if not isinstance(o, Exception) and o.created]
+        refused = [o for o in outcomes if isinstance(o, AlreadyVoted)]
+        assert len(created) == 1, outcomes
+        assert len(refused) == THREADS - 1, outcomes
+        assert Ballot.objects.filter(follower=follower).count() == 1
+
+    assert Choice.objects.count() == 2 * ROUNDS
+
+
+def test_a_double_clicked_form_stores_one_ballot_and_answers_both_clicks(live_batch):
+    served = timezone.now() - timedelta(seconds=10)
+    follower = Follower.objects.create(key="double-click", followed_at=served)
+    token = make_form_token(follower.pk, live_batch.pk, served)
+
+    outcomes = race(
+        lambda i: cast_ballot(
+            follower=follower, batch=live_batch, cases=["033"], request_meta=request_meta(token)
+        ),
+        THREADS,
+    )
+
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    assert len({o.ballot.pk for o in outcomes}) == 1
+    assert sum(o.created for o in outcomes) == 1
+    assert Ballot.objects.count() == 1 and Choice.objects.count() == 1
