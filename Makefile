@@ -28,12 +28,17 @@ $(SECRET_FILE):
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 	@chmod 600 $@
 
-serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite with batch 2 loaded
-	@export DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" ALLOWED_HOSTS="$(HOST),localhost,127.0.0.1"; \
+serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite with batch 2 loaded and open
+	@export DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" ALLOWED_HOSTS="$(HOST),localhost,127.0.0.1" \
+	       CASEVOTE_SECURE_COOKIES=0; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py load_cases fixtures/batch2.json && \
-	echo && echo "  casevote is running:  http://$(HOST):$(PORT)/" && echo "  (stop with Ctrl-C)" && echo && \
+	$(BIN)/python manage.py set_voting --batch 2 --open-now --days 30 && \
+	printf '\n  ┌──────────────────────────────────────────────┐\n' && \
+	printf '  │  casevote is running:  %-22s│\n' "http://$(HOST):$(PORT)/" && \
+	printf '  │  stop with Ctrl-C                            │\n' && \
+	printf '  └──────────────────────────────────────────────┘\n\n' && \
 	exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 # Tests run with production-like settings (DEBUG off); the key is a throwaway.

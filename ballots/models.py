@@ -27,9 +27,7 @@ class Follower(models.Model):
     """Someone who followed the official account; the identity a ballot belongs to."""
 
     backend = models.CharField("关注方式", max_length=20, default="local")
-    key = models.CharField(
-        "标识", max_length=64, help_text="本地关注：随机标识；微信：openid。"
-    )
+    key = models.CharField("标识", max_length=64, help_text="本地关注：随机标识；微信：openid。")
     followed_at = models.DateTimeField("关注时间")
     scene = models.CharField("二维码场景", max_length=64, blank=True)
     created_at = models.DateTimeField("记录时间", auto_now_add=True)
@@ -55,6 +53,9 @@ class UsedFollowToken(models.Model):
     class Meta:
         verbose_name = "已使用的关注链接"
         verbose_name_plural = "已使用的关注链接"
+
+    def __str__(self) -> str:
+        return self.nonce
 
 
 class BallotQuerySet(models.QuerySet):

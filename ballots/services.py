@@ -99,7 +99,9 @@ def check_open(batch: Batch, now: datetime) -> None:
     if batch.voting_opens_at is None:
         raise VotingNotOpen("本批案例的投票尚未开放。")
     if now < batch.voting_opens_at:
-        raise VotingNotOpen(f"投票尚未开始，将于 {local_time_display(batch.voting_opens_at)} 开始。")
+        raise VotingNotOpen(
+            f"投票尚未开始，将于 {local_time_display(batch.voting_opens_at)} 开始。"
+        )
     raise VotingNotOpen(f"投票已于 {local_time_display(batch.voting_closes_at)} 结束。")
 
 

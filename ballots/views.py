@@ -80,7 +80,6 @@ def vote(request):
     return render(request, "ballots/vote.html", context, status=status)
 
 
-
 @require_safe
 @follow_required
 @cache_control(private=True, no_store=True)

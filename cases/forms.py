@@ -31,7 +31,9 @@ class CaseFilterForm(forms.Form):
             Row(
                 Column("province", css_class="col-12 col-sm-4"),
                 Column("q", css_class="col-12 col-sm-5"),
-                Column(Submit("", "筛选", css_class="w-100 btn-filter"), css_class="col-12 col-sm-3"),
+                Column(
+                    Submit("", "筛选", css_class="w-100 btn-filter"), css_class="col-12 col-sm-3"
+                ),
                 css_class="g-2 align-items-end",
             )
         )

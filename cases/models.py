@@ -38,9 +38,13 @@ class Batch(models.Model):
         LIVE = "live", "实时可见"
         AFTER_CLOSE = "after_close", "投票结束后可见"
 
-    number = models.PositiveSmallIntegerField("批次", unique=True, validators=[MinValueValidator(1)])
+    number = models.PositiveSmallIntegerField(
+        "批次", unique=True, validators=[MinValueValidator(1)]
+    )
     name = models.CharField("名称", max_length=100)
-    notice = models.TextField("公告", blank=True, help_text="展示在活动首页的说明，段落之间空一行。")
+    notice = models.TextField(
+        "公告", blank=True, help_text="展示在活动首页的说明，段落之间空一行。"
+    )
     first_number = models.PositiveSmallIntegerField(
         "首个案例编号", validators=[MinValueValidator(1), MaxValueValidator(MAX_CASE_NUMBER)]
     )
@@ -189,7 +193,9 @@ class Case(models.Model):
     number = models.PositiveSmallIntegerField(
         "编号", unique=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_CASE_NUMBER)]
     )
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="cases", verbose_name="批次")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="cases", verbose_name="批次"
+    )
     title = models.CharField("名称", max_length=120)
     province = models.CharField("省份", max_length=20, blank=True, db_index=True)
     body = models.TextField("案例介绍", help_text="段落之间空一行。")

@@ -36,7 +36,9 @@ def batch2(db) -> Batch:
 
 @pytest.fixture
 def make_case(batch2):
-    def make(number: int, title: str = "", province: str = "北京市", body: str = "", **extra) -> Case:
+    def make(
+        number: int, title: str = "", province: str = "北京市", body: str = "", **extra
+    ) -> Case:
         return Case.objects.create(
             number=number,
             batch=extra.pop("batch", batch2),

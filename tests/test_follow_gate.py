@@ -43,7 +43,9 @@ def test_the_qr_code_decodes_to_the_absolute_follow_url(client, open_batch, cloc
     assert [code.text for code in decoded] == [f"http://testserver{link}"]
 
 
-def test_the_follow_page_asks_for_confirmation_and_creates_nothing_on_get(client, open_batch, clock):
+def test_the_follow_page_asks_for_confirmation_and_creates_nothing_on_get(
+    client, open_batch, clock
+):
     response = client.get(gate_link(client))
 
     assert response.status_code == 200
@@ -146,4 +148,3 @@ def test_the_follow_confirmation_needs_csrf(open_batch, clock):
     assert response.status_code == 403
     assert "提交没有成功" in response.content.decode()
     assert Follower.objects.count() == 0
-

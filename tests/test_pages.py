@@ -104,7 +104,9 @@ def test_it_escapes_the_search_text(client, make_case):
     assert "<script>x</script>" not in html
 
 
-def test_the_list_runs_a_bounded_number_of_queries(client, batch2, make_case, django_assert_max_num_queries):
+def test_the_list_runs_a_bounded_number_of_queries(
+    client, batch2, make_case, django_assert_max_num_queries
+):
     for number in range(31, 61):
         make_case(number, province=["北京市", "浙江省", "四川省"][number % 3])
 
@@ -162,7 +164,9 @@ def test_a_short_number_redirects_to_the_three_digit_url(client, make_case):
     assert response["Location"] == "/cases/031/"
 
 
-@pytest.mark.parametrize("path", ["/cases/061/", "/cases/abc/", "/cases/0310/", "/cases/-1/", "/nope/"])
+@pytest.mark.parametrize(
+    "path", ["/cases/061/", "/cases/abc/", "/cases/0310/", "/cases/-1/", "/nope/"]
+)
 def test_unknown_pages_get_the_chinese_404_page(client, make_case, path):
     make_case(31)
 

@@ -46,7 +46,10 @@ def test_it_opens_now_for_a_number_of_days(batch2, clock):
         (["--batch", "2", "--open-now", "--days", "x"], "不是整数"),
         (["--batch", "2", "--opens", "2026-12-01 08:00"], "请给出 --opens 和 --closes"),
         (["--batch", "2", "--opens", "明天", "--closes", "2026-12-31"], "不是有效的时间"),
-        (["--batch", "2", "--opens", "2026-12-31", "--closes", "2026-12-01"], "--closes 必须晚于 --opens"),
+        (
+            ["--batch", "2", "--opens", "2026-12-31", "--closes", "2026-12-01"],
+            "--closes 必须晚于 --opens",
+        ),
         (["--batch", "2", "--open-now", "--days", "3", "--opens", "2026-12-01"], "不能与"),
     ],
 )

@@ -66,7 +66,9 @@ def test_a_visitor_without_identity_cannot_post_a_ballot(client, open_batch, clo
 
 
 def test_a_follower_casts_a_multi_select_ballot_and_gets_a_receipt(voter, cast):
-    response = cast(["031", "033", "040"], HTTP_USER_AGENT="Mozilla/5.0 (iPhone) MicroMessenger/8.0")
+    response = cast(
+        ["031", "033", "040"], HTTP_USER_AGENT="Mozilla/5.0 (iPhone) MicroMessenger/8.0"
+    )
 
     assert response.status_code == 302
     ballot = Ballot.objects.get()

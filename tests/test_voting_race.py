@@ -56,7 +56,9 @@ def race(submit, count: int) -> list:
 def request_meta(token: str) -> BallotRequest:
     from ipaddress import ip_address
 
-    return BallotRequest(ip=ip_address("192.0.2.10"), user_agent="race", device_id="d" * 32, form_token=token)
+    return BallotRequest(
+        ip=ip_address("192.0.2.10"), user_agent="race", device_id="d" * 32, form_token=token
+    )
 
 
 @pytest.fixture
