@@ -35,10 +35,10 @@ serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite w
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py load_cases fixtures/batch2.json && \
 	$(BIN)/python manage.py set_voting --batch 2 --open-now --days 30 && \
-	printf '\n  ┌──────────────────────────────────────────────┐\n' && \
-	printf '  │  casevote is running:  %-22s│\n' "http://$(HOST):$(PORT)/" && \
-	printf '  │  stop with Ctrl-C                            │\n' && \
-	printf '  └──────────────────────────────────────────────┘\n\n' && \
+	printf '\n  ┌────────────────────────────────────────────────┐\n' && \
+	printf '  │  casevote is running:  %-24s│\n' "http://$(HOST):$(PORT)/" && \
+	printf '  │  stop with Ctrl-C                              │\n' && \
+	printf '  └────────────────────────────────────────────────┘\n\n' && \
 	exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 # Tests run with production-like settings (DEBUG off); the key is a throwaway.

@@ -37,6 +37,7 @@ class BallotForm(forms.Form):
         ]
         self.helper = FormHelper()
         self.helper.form_id = "ballot"
+        self.helper.form_show_errors = False  # the page shows the refusal above the form
         self.helper.layout = Layout(
             Field("cases", template="ballots/case_checkboxes.html"),
             "token",
