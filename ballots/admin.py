@@ -1,10 +1,62 @@
-from django.contrib import admin
+"""The committee's admin: read-only evidence, decisions that need a reason, an audit trail."""
 
-from ballots.models import Ballot, Choice, Follower
+import ipaddress
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from ballots import moderation
+from ballots.forms_admin import ReasonForm, SliceForm, VoidForm
+from ballots.models import Announcement, Ballot, Choice, Decision, ExpertReview, Follower
+
+PREVIEW_ITEMS = 20
+
+
+def decision_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset,
+    form,
+    *,
+    title: str,
+    summary: str,
+    submit_label: str,
+    action: str | None = None,
+    items=(),
+) -> TemplateResponse:
+    """The intermediate page of an admin action: what it will change, and the form."""
+    items = list(items)
+    select_across = request.POST.get("select_across") == "1"
+    return TemplateResponse(
+        request,
+        "admin/ballots/decision_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "summary": summary,
+            "items": items[:PREVIEW_ITEMS],
+            "more": max(0, len(items) - PREVIEW_ITEMS),
+            "form": form,
+            "action": action,
+            "select_across": select_across,
+            "selected_ids": [] if select_across else list(queryset.values_list("pk", flat=True)),
+            "submit_label": submit_label,
+            "back_url": request.get_full_path(),
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+def is_confirmation(request: HttpRequest) -> bool:
+    return "confirm" in request.POST
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Evidence is never edited or deleted through the admin."""
+    """Evidence and decisions are never added, edited or deleted through the admin."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -26,6 +78,9 @@ class ChoiceInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Follower)
 class FollowerAdmin(ReadOnlyAdmin):
@@ -36,9 +91,206 @@ class FollowerAdmin(ReadOnlyAdmin):
 
 @admin.register(Ballot)
 class BallotAdmin(ReadOnlyAdmin):
-    list_display = ["receipt", "batch", "cast_at", "status", "ip_address", "device_id"]
-    list_filter = ["status", "batch", "cast_day"]
+    list_display = ["receipt", "batch", "cast_at", "status", "ip_address", "ip_subnet", "device_id"]
+    list_filter = ["status", "batch", "cast_day", "cases"]
     search_fields = ["=receipt"]
     date_hierarchy = "cast_at"
     list_select_related = ["batch"]
+    list_per_page = 100
+    show_full_result_count = False
     inlines = [ChoiceInline]
+    actions = ["void_selected", "restore_selected"]
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("ballots.void_ballots")
+
+    def get_urls(self):
+        return [
+            path(
+                "void-slice/",
+                self.admin_site.admin_view(self.void_slice_view),
+                name="ballots_ballot_void_slice",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        if self.has_void_permission(request):
+            extra_context["void_slice_url"] = reverse("admin:ballots_ballot_void_slice")
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="作废所选选票", permissions=["void"])
+    def void_selected(self, request, queryset):
+        form = VoidForm(request.POST if is_confirmation(request) else None)
+        if form.is_bound and form.is_valid():
+            try:
+                outcome = moderation.void_ballots(
+                    queryset,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    public_reason=form.cleaned_data["public_reason"],
+                    scope={"kind": "selected"},
+                )
+            except moderation.DecisionRefused as refusal:
+                self.message_user(request, refusal.message, messages.ERROR)
+                return None
+            self.message_user(
+                request, f"已作废 {outcome.changed} 张选票（{outcome.unchanged} 张原本已作废）。"
+            )
+            return None
+        return decision_page(
+            self,
+            request,
+            queryset,
+            form,
+            title="作废选票",
+            summary=f"将作废所选的 {queryset.count()} 张选票中仍然有效的选票。选票不会被删除，可以恢复。",
+            submit_label="确认作废",
+            action="void_selected",
+            items=queryset[:PREVIEW_ITEMS],
+        )
+
+    @admin.action(description="恢复所选选票", permissions=["void"])
+    def restore_selected(self, request, queryset):
+        form = ReasonForm(request.POST if is_confirmation(request) else None)
+        if form.is_bound and form.is_valid():
+            try:
+                outcome = moderation.restore_ballots(
+                    queryset,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    scope={"kind": "selected"},
+                )
+            except moderation.DecisionRefused as refusal:
+                self.message_user(request, refusal.message, messages.ERROR)
+                return None
+            self.message_user(request, f"已恢复 {outcome.changed} 张选票。")
+            return None
+        return decision_page(
+            self,
+            request,
+            queryset,
+            form,
+            title="恢复选票",
+            summary=f"将恢复所选的 {queryset.count()} 张选票中已作废的选票，它们将重新计入统计。",
+            submit_label="确认恢复",
+            action="restore_selected",
+            items=queryset[:PREVIEW_ITEMS],
+        )
+
+    def void_slice_view(self, request):
+        """Void every ballot of an address or network within a time range."""
+        if not self.has_void_permission(request):
+            raise PermissionDenied
+        form = SliceForm(request.POST or None)
+        preview = None
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            ballots = slice_ballots(data["subnet"], data["start"], data["end"])
+            if ballots is None:
+                form.add_error("subnet", "请填写有效的 IP 地址或网段。")
+            elif "confirm" in request.POST:
+                try:
+                    outcome = moderation.void_ballots(
+                        ballots,
+                        user=request.user,
+                        reason=data["reason"],
+                        public_reason=data["public_reason"],
+                        scope={
+                            "kind": "slice",
+                            "network": data["subnet"],
+                            "start": data["start"].isoformat(),
+                            "end": data["end"].isoformat(),
+                        },
+                    )
+                except moderation.DecisionRefused as refusal:
+                    form.add_error(None, refusal.message)
+                else:
+                    self.message_user(request, f"已作废 {outcome.changed} 张选票。")
+                    return redirect("admin:ballots_ballot_changelist")
+            else:
+                preview = ballots.count()
+        return TemplateResponse(
+            request,
+            "admin/ballots/void_slice.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "按网段和时间作废选票",
+                "form": form,
+                "preview": preview,
+                "opts": self.model._meta,
+            },
+        )
+
+
+def slice_ballots(network_text: str, start, end):
+    """Ballots cast from an address or network in [start, end); None if not an address."""
+    try:
+        network = ipaddress.ip_network(network_text.strip(), strict=False)
+    except ValueError:
+        return None
+    ballots = Ballot.objects.filter(cast_at__gte=start, cast_at__lt=end)
+    if network.num_addresses == 1:
+        return ballots.filter(ip_address=str(network.network_address))
+    if network.version == 4 and network.prefixlen == 24:
+        return ballots.filter(ip_subnet=str(network))
+    if network.version == 6 and network.prefixlen == 64:
+        return ballots.filter(ip_network=str(network))
+    # Other prefixes: match addresses one by one (bounded by the time range).
+    ids = [
+        pk
+        for pk, address in ballots.exclude(ip_address=None).values_list("pk", "ip_address")
+        if ipaddress.ip_address(address) in network
+    ]
+    return Ballot.objects.filter(pk__in=ids)
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["decided_at", "kind", "batch", "case", "reason", "decided_by", "ballot_count"]
+    list_filter = ["kind", "batch", "decided_by"]
+    date_hierarchy = "decided_at"
+    search_fields = ["reason", "public_reason", "case__title"]
+    list_select_related = ["batch", "case", "decided_by"]
+    readonly_fields = [
+        "kind",
+        "batch",
+        "case",
+        "reason",
+        "public_reason",
+        "scope",
+        "detector_version",
+        "evidence",
+        "decided_by",
+        "decided_at",
+    ]
+    exclude = ["ballots"]
+
+    @admin.display(description="涉及选票")
+    def ballot_count(self, decision: Decision) -> int | str:
+        return decision.scope.get("ballots", "—") if decision.scope else "—"
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(ReadOnlyAdmin):
+    list_display = ["published_at", "title", "case", "batch"]
+    list_filter = ["batch"]
+    search_fields = ["title", "body"]
+
+
+@admin.register(ExpertReview)
+class ExpertReviewAdmin(admin.ModelAdmin):
+    list_display = ["case", "score", "case_status", "updated_at"]
+    list_filter = ["case__batch", "case__status"]
+    search_fields = ["case__title", "=case__number"]
+    list_select_related = ["case"]
+    autocomplete_fields = ["case"]
+    ordering = ["case__number"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="状态")
+    def case_status(self, review: ExpertReview) -> str:
+        return review.case.get_status_display()

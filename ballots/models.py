@@ -7,11 +7,13 @@ unique constraint so it holds when requests race.
 
 import secrets
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from cases.models import Batch, Case
+from cases.models import Batch, Case, split_paragraphs
 
 # Receipt codes: no 0/O/1/I/L, so they survive being read aloud or copied by hand.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -145,3 +147,151 @@ class Choice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ballot.receipt} → {self.case.display_number}"
+
+
+class Decision(models.Model):
+    """A committee decision: the audit trail. Append-only — never edited or deleted.
+
+    Voiding and restoring ballots, disqualifying and reinstating cases, selecting
+    cases for the final list and publishing are all decisions; undoing one is a new
+    decision. The rows they changed are linked, so every change has its who/when/why.
+    """
+
+    class Kind(models.TextChoices):
+        VOID = "void", "作废选票"
+        RESTORE = "restore", "恢复选票"
+        DISQUALIFY = "disqualify", "取消推选资格"
+        REINSTATE = "reinstate", "恢复推选资格"
+        SELECT = "select", "确定入选"
+        UNSELECT = "unselect", "撤销入选"
+        PUBLISH_RESULTS = "publish_results", "公布投票结果"
+        PUBLISH_SELECTED = "publish_selected", "公布入选名单"
+
+    kind = models.CharField("决定", max_length=20, choices=Kind.choices)
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="decisions", verbose_name="批次"
+    )
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        verbose_name="案例",
+    )
+    reason = models.TextField("理由（内部）")
+    public_reason = models.CharField("公开说明", max_length=200, blank=True)
+    scope = models.JSONField("范围", default=dict, blank=True)
+    evidence = models.JSONField("证据快照", default=dict, blank=True)
+    detector_version = models.CharField("监测程序版本", max_length=20, blank=True)
+    ballots = models.ManyToManyField(
+        Ballot, through="DecisionBallot", related_name="decisions", verbose_name="涉及选票"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="casevote_decisions",
+        verbose_name="决定人",
+    )
+    decided_at = models.DateTimeField("时间", db_index=True)
+
+    class Meta:
+        verbose_name = "组委会决定"
+        verbose_name_plural = "组委会决定（审计记录）"
+        ordering = ["-decided_at", "-pk"]
+        permissions = [
+            ("view_evidence", "查看刷票监测证据"),
+            ("view_votes", "在结果公布前查看得票"),
+            ("void_ballots", "作废和恢复选票"),
+            ("decide_cases", "取消和恢复案例资格"),
+            ("select_cases", "评审打分并确定入选"),
+            ("publish", "公布投票结果和入选名单"),
+        ]
+
+    def __str__(self) -> str:
+        target = f" {self.case.display_number}" if self.case_id else ""
+        return f"{self.get_kind_display()}{target}（{self.decided_at:%Y-%m-%d %H:%M}）"
+
+
+class DecisionBallot(models.Model):
+    """A ballot a void/restore decision changed."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    ballot = models.ForeignKey(Ballot, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "决定涉及的选票"
+        verbose_name_plural = "决定涉及的选票"
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "ballot"], name="decision_ballot_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision_id} → {self.ballot_id}"
+
+
+class Announcement(models.Model):
+    """A public announcement of the committee, published with a decision."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="announcements", verbose_name="批次"
+    )
+    case = models.ForeignKey(
+        Case,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="announcements",
+        verbose_name="案例",
+    )
+    decision = models.OneToOneField(
+        Decision, on_delete=models.PROTECT, related_name="announcement", verbose_name="决定"
+    )
+    title = models.CharField("标题", max_length=100)
+    body = models.TextField("正文")
+    published_at = models.DateTimeField("发布时间", db_index=True)
+
+    class Meta:
+        verbose_name = "公告"
+        verbose_name_plural = "公告"
+        ordering = ["-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("ballots:announcement", args=[self.pk])
+
+    def paragraphs(self) -> list[str]:
+        return split_paragraphs(self.body)
+
+
+class ExpertReview(models.Model):
+    """The expert panel's score and notes for a case: the committee's eyes only."""
+
+    case = models.OneToOneField(
+        Case, on_delete=models.PROTECT, related_name="expert_review", verbose_name="案例"
+    )
+    score = models.DecimalField(
+        "专家评审分",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    notes = models.TextField("评审意见", blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "专家评审"
+        verbose_name_plural = "专家评审"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100),
+                name="expert_score_0_to_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} 评审"

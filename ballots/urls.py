@@ -9,6 +9,9 @@ urlpatterns = [
     path("vote/thanks/<str:receipt>/", views.confirmation, name="confirmation"),
     path("receipt/<str:code>/", views.receipt, name="receipt"),
     path("results/", views.results, name="results"),
+    path("selected/", views.selected, name="selected"),
+    path("announcements/", views.announcements, name="announcements"),
+    path("announcements/<int:pk>/", views.announcement, name="announcement"),
     path("follow/<str:token>/", follow_views.follow, name="follow"),
     path("follow/<str:token>/qr.png", follow_views.follow_qr, name="follow_qr"),
 ]

@@ -8,7 +8,7 @@ from ballots import tally
 from ballots.decorators import follow_required, with_device_id
 from ballots.errors import AlreadyVoted, BallotRefused
 from ballots.forms import BallotForm
-from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Ballot
+from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Announcement, Ballot
 from ballots.rules import voting_rules
 from ballots.services import (
     BallotRequest,
@@ -125,3 +125,25 @@ def results(request):
     if context["visible"]:
         context["results"] = tally.results(batch)
     return render(request, "ballots/results.html", context)
+
+
+@require_safe
+def announcements(request):
+    items = Announcement.objects.select_related("case").order_by("-published_at", "-pk")
+    return render(request, "ballots/announcements.html", {"announcements": items})
+
+
+@require_safe
+def announcement(request, pk: int):
+    item = get_object_or_404(Announcement.objects.select_related("case", "batch"), pk=pk)
+    return render(request, "ballots/announcement.html", {"announcement": item})
+
+
+@require_safe
+def selected(request):
+    """The final list (入选名单), once the committee has published it."""
+    batch = get_current_batch_or_404()
+    cases = []
+    if batch.selected_published_at is not None:
+        cases = list(batch.cases.filter(status=Case.Status.SELECTED).order_by("number"))
+    return render(request, "ballots/selected.html", {"batch": batch, "cases": cases})

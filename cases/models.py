@@ -78,6 +78,9 @@ class Batch(models.Model):
     results_published_at = models.DateTimeField(
         "结果公布时间", null=True, blank=True, help_text="组委会公布结果后，结果页显示得票。"
     )
+    selected_published_at = models.DateTimeField(
+        "入选名单公布时间", null=True, blank=True, help_text="公布后 /selected/ 显示入选名单。"
+    )
 
     objects = BatchQuerySet.as_manager()
 

@@ -26,7 +26,15 @@ def campaign(request):
     return render(
         request,
         "cases/campaign.html",
-        {"batch": batch, "cases": list(cases), "form": form, "filters": filters},
+        {
+            "batch": batch,
+            "cases": list(cases),
+            "form": form,
+            "filters": filters,
+            "latest_announcement": batch.announcements.order_by("-published_at").first()
+            if batch
+            else None,
+        },
     )
 
 
@@ -39,5 +47,10 @@ def case_detail(request, number: int):
     return render(
         request,
         "cases/case_detail.html",
-        {"case": case, "previous": previous, "following": following},
+        {
+            "case": case,
+            "previous": previous,
+            "following": following,
+            "announcements": list(case.announcements.order_by("-published_at")),
+        },
     )

@@ -126,3 +126,64 @@ def cast(voter, clock):
         return voter.post("/vote/", data, **headers)
 
     return submit
+
+
+# --- Staff --------------------------------------------------------------------
+
+
+def _staff(username: str, group: str | None):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def committee_member(db):
+    return _staff("committee", "组委会")
+
+
+@pytest.fixture
+def editor(db):
+    return _staff("editor", "编辑")
+
+
+@pytest.fixture
+def outsider(db):
+    """Staff in no group: sees nothing they are not given."""
+    return _staff("outsider", None)
+
+
+@pytest.fixture
+def committee_client(client, committee_member):
+    client.force_login(committee_member)
+    return client
+
+
+def make_ballot(batch, numbers, *, ip="198.51.100.1", when=None, status="valid"):
+    """A stored ballot (as if cast) for the cases `numbers` of `batch`."""
+    from django.utils import timezone
+
+    from ballots.models import Ballot, Choice, Follower, new_receipt_code
+
+    when = when or timezone.now()
+    follower = Follower.objects.create(key=new_receipt_code(), followed_at=when)
+    ballot = Ballot.objects.create(
+        follower=follower,
+        batch=batch,
+        period=timezone.localdate(when).isoformat(),
+        cast_at=when,
+        cast_day=timezone.localdate(when),
+        form_served_at=when,
+        form_nonce=new_receipt_code(),
+        ip_address=ip,
+        ip_network=ip,
+        ip_subnet=ip.rsplit(".", 1)[0] + ".0/24",
+        receipt=new_receipt_code(),
+        status=status,
+    )
+    cases = batch.cases.filter(number__in=numbers)
+    Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in cases)
+    return ballot

@@ -1,0 +1,273 @@
+"""The committee's decisions: each one a recorded, append-only Decision.
+
+Nothing is deleted. Voiding marks ballots (compare-and-set: only ballots that are
+still valid change, and the decision links exactly those); restoring is a new
+decision. Disqualifying a case changes its status and publishes an announcement;
+the case's ballots stay valid, so honest votes for other cases still count.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ballots.models import Announcement, Ballot, Decision, DecisionBallot
+from ballots.tally import forget_tally
+from cases.models import Batch, Case
+
+REASON_MIN_LENGTH = 4
+
+
+class DecisionRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision | None
+    changed: int
+    unchanged: int
+
+
+def require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < REASON_MIN_LENGTH:
+        raise DecisionRefused(f"请写明理由（至少 {REASON_MIN_LENGTH} 个字）。")
+    return reason
+
+
+def _record(kind: str, batch: Batch, user, reason: str, **fields) -> Decision:
+    return Decision.objects.create(
+        kind=kind,
+        batch=batch,
+        reason=reason,
+        decided_by=user,
+        decided_at=timezone.now(),
+        **fields,
+    )
+
+
+def _change_ballots(
+    ballots: QuerySet,
+    *,
+    kind: str,
+    from_status: str,
+    to_status: str,
+    user,
+    reason: str,
+    public_reason: str,
+    scope: dict,
+    evidence: dict | None,
+) -> Outcome:
+    reason = require_reason(reason)
+    batches = set(ballots.values_list("batch_id", flat=True).distinct())
+    if not batches:
+        raise DecisionRefused("没有选中任何选票。")
+    if len(batches) > 1:
+        raise DecisionRefused("一次决定只能涉及同一批次的选票。")
+    evidence = evidence or {}
+    with transaction.atomic():
+        ids = list(
+            ballots.filter(status=from_status).select_for_update().values_list("pk", flat=True)
+        )
+        requested = ballots.count()
+        if not ids:
+            return Outcome(None, 0, requested)
+        changed = Ballot.objects.filter(pk__in=ids, status=from_status).update(
+            status=to_status,
+            void_reason_public=public_reason if to_status == Ballot.Status.VOID else "",
+        )
+        decision = _record(
+            kind,
+            Batch.objects.get(pk=batches.pop()),
+            user,
+            reason,
+            public_reason=public_reason,
+            scope={**scope, "ballots": changed},
+            evidence=evidence,
+            detector_version=str(evidence.get("detector_version", "")),
+        )
+        DecisionBallot.objects.bulk_create(
+            DecisionBallot(decision=decision, ballot_id=pk) for pk in ids
+        )
+    forget_tally(decision.batch_id)
+    return Outcome(decision, changed, requested - changed)
+
+
+def void_ballots(
+    ballots: QuerySet,
+    *,
+    user,
+    reason: str,
+    public_reason: str = "",
+    scope: dict | None = None,
+    evidence: dict | None = None,
+) -> Outcome:
+    """Void the still-valid ballots of `ballots`; tallies stop counting them."""
+    public_reason = (public_reason or "").strip() or "经组委会核查认定为刷票"
+    return _change_ballots(
+        ballots,
+        kind=Decision.Kind.VOID,
+        from_status=Ballot.Status.VALID,
+        to_status=Ballot.Status.VOID,
+        user=user,
+        reason=reason,
+        public_reason=public_reason,
+        scope=scope or {},
+        evidence=evidence,
+    )
+
+
+def restore_ballots(ballots: QuerySet, *, user, reason: str, scope: dict | None = None) -> Outcome:
+    """Undo a void: a new decision; the voided ballots count again."""
+    return _change_ballots(
+        ballots,
+        kind=Decision.Kind.RESTORE,
+        from_status=Ballot.Status.VOID,
+        to_status=Ballot.Status.VALID,
+        user=user,
+        reason=reason,
+        public_reason="",
+        scope=scope or {},
+        evidence=None,
+    )
+
+
+def _announce(decision: Decision, case: Case, title: str, body: str) -> Announcement:
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or not body:
+        raise DecisionRefused("请填写公告的标题和正文。")
+    return Announcement.objects.create(
+        batch=case.batch,
+        case=case,
+        decision=decision,
+        title=title[:100],
+        body=body,
+        published_at=decision.decided_at,
+    )
+
+
+def _change_case_status(
+    case: Case,
+    *,
+    kind: str,
+    allowed_from: Iterable[str],
+    to_status: str,
+    user,
+    reason: str,
+    announcement: tuple[str, str] | None,
+    refusal: str,
+) -> Decision:
+    reason = require_reason(reason)
+    with transaction.atomic():
+        changed = Case.objects.filter(pk=case.pk, status__in=list(allowed_from)).update(
+            status=to_status, updated_at=timezone.now()
+        )
+        if changed != 1:
+            raise DecisionRefused(refusal.format(case=case))
+        decision = _record(kind, case.batch, user, reason, case=case)
+        if announcement is not None:
+            _announce(decision, case, *announcement)
+    case.status = to_status
+    forget_tally(case.batch_id)
+    return decision
+
+
+def disqualify_case(case: Case, *, user, reason: str, title: str, body: str) -> Decision:
+    """取消推选资格, with a public announcement. Its ballots are kept and stay valid."""
+    return _change_case_status(
+        case,
+        kind=Decision.Kind.DISQUALIFY,
+        allowed_from=[Case.Status.CANDIDATE, Case.Status.SELECTED],
+        to_status=Case.Status.DISQUALIFIED,
+        user=user,
+        reason=reason,
+        announcement=(title, body),
+        refusal="案例 {case.display_number} 已经被取消推选资格。",
+    )
+
+
+def reinstate_case(case: Case, *, user, reason: str, title: str, body: str) -> Decision:
+    return _change_case_status(
+        case,
+        kind=Decision.Kind.REINSTATE,
+        allowed_from=[Case.Status.DISQUALIFIED],
+        to_status=Case.Status.CANDIDATE,
+        user=user,
+        reason=reason,
+        announcement=(title, body),
+        refusal="案例 {case.display_number} 没有被取消资格，无需恢复。",
+    )
+
+
+def select_case(case: Case, *, user, reason: str) -> Decision:
+    """入选: the committee's decision after combining the vote with expert review."""
+    if case.batch.selected_published_at is not None:
+        raise DecisionRefused("入选名单已经公布，不能再修改。")
+    return _change_case_status(
+        case,
+        kind=Decision.Kind.SELECT,
+        allowed_from=[Case.Status.CANDIDATE],
+        to_status=Case.Status.SELECTED,
+        user=user,
+        reason=reason,
+        announcement=None,
+        refusal="案例 {case.display_number} 不是候选状态（已入选或已取消资格），不能确定入选。",
+    )
+
+
+def unselect_case(case: Case, *, user, reason: str) -> Decision:
+    if case.batch.selected_published_at is not None:
+        raise DecisionRefused("入选名单已经公布，不能再修改。")
+    return _change_case_status(
+        case,
+        kind=Decision.Kind.UNSELECT,
+        allowed_from=[Case.Status.SELECTED],
+        to_status=Case.Status.CANDIDATE,
+        user=user,
+        reason=reason,
+        announcement=None,
+        refusal="案例 {case.display_number} 没有入选，无需撤销。",
+    )
+
+
+def _publish(batch: Batch, field: str, kind: str, *, user, reason: str, refusal: str) -> Decision:
+    reason = require_reason(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Batch.objects.filter(pk=batch.pk, **{f"{field}__isnull": True}).update(
+            **{field: now}
+        )
+        if changed != 1:
+            raise DecisionRefused(refusal)
+        decision = _record(kind, batch, user, reason)
+    setattr(batch, field, now)
+    return decision
+
+
+def publish_results(batch: Batch, *, user, reason: str) -> Decision:
+    return _publish(
+        batch,
+        "results_published_at",
+        Decision.Kind.PUBLISH_RESULTS,
+        user=user,
+        reason=reason,
+        refusal=f"第{batch.number}批的投票结果已经公布过了。",
+    )
+
+
+def publish_selected(batch: Batch, *, user, reason: str) -> Decision:
+    if not batch.cases.filter(status=Case.Status.SELECTED).exists():
+        raise DecisionRefused(f"第{batch.number}批还没有确定入选的案例。")
+    return _publish(
+        batch,
+        "selected_published_at",
+        Decision.Kind.PUBLISH_SELECTED,
+        user=user,
+        reason=reason,
+        refusal=f"第{batch.number}批的入选名单已经公布过了。",
+    )
