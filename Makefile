@@ -30,7 +30,7 @@ $(SECRET_FILE):
 
 serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite with batch 2 loaded and open
 	@export DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" ALLOWED_HOSTS="$(HOST),localhost,127.0.0.1" \
-	       CASEVOTE_SECURE_COOKIES=0; \
+	       CASEVOTE_SECURE_COOKIES=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py load_cases fixtures/batch2.json && \

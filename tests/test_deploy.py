@@ -1,0 +1,86 @@
+"""Deployment hardening: security headers, a strict CSP, /healthz, clear 503s."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_PAGES = ["/", "/cases/031/", "/vote/", "/results/", "/announcements/", "/selected/"]
+
+
+def test_healthz_answers_without_touching_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.content == b"ok"
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_send_the_security_headers(client, open_batch, clock, path):
+    response = client.get(path)
+
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_have_no_inline_script_or_style(client, open_batch, clock, path):
+    html = client.get(path).content.decode()
+
+    assert "<script" not in html
+    assert "<style" not in html
+    assert not re.search(r"\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+
+
+def test_an_unreachable_database_gives_the_503_page(client, db):
+    with mock.patch(
+        "cases.views.Batch.objects.current",
+        side_effect=OperationalError("could not connect to server: Connection refused"),
+    ):
+        response = client.get("/")
+
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "服务暂时不可用" in html
+    assert "Traceback" not in html and "OperationalError" not in html
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "a-production-like-secret-key-with-enough-entropy-9f8e7d6c5b4a3210zyx",
+        "ALLOWED_HOSTS": "vote.example.cn",
+        "SECURE_SSL_REDIRECT": "1",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_PRELOAD": "1",
+        "SECURE_PROXY_SSL_HEADER": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
