@@ -187,3 +187,18 @@ def make_ballot(batch, numbers, *, ip="198.51.100.1", when=None, status="valid")
     cases = batch.cases.filter(number__in=numbers)
     Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in cases)
     return ballot
+
+
+# --- Simulated polls (brushing detection) ----------------------------------------
+# Five back-dated days of simulated voting, ending before any test runs.
+SIMULATION_END = datetime(2026, 11, 20, 0, 0, tzinfo=SHANGHAI)
+SIMULATION_DAYS = 5
+
+
+@pytest.fixture
+def simulation_batch(batch2_loaded):
+    """The real batch-2 catalogue (031–060), open over the simulated days."""
+    batch2_loaded.voting_opens_at = SIMULATION_END - timedelta(days=SIMULATION_DAYS + 1)
+    batch2_loaded.voting_closes_at = SIMULATION_END + timedelta(days=1)
+    batch2_loaded.save()
+    return batch2_loaded

@@ -1,0 +1,1084 @@
+"""Brushing (刷票) detection: pure functions over ballot records, with figures and reasons.
+
+The design (/work/shared/design/vote-integrity.md, "Detection: localise, then
+characterise") in code. No ORM here: `ballots.evidence.load_records` reads the
+records and `detect(records, case_numbers)` reports on every case. The detector
+never decides; it points the committee at slices of ballots and says why, in numbers.
+
+1. Localise. For each case, pick out suspect slices of its ballots:
+   - burst hours: votes per Beijing hour vs expected, z = (obs − exp)/√(exp + 1),
+     suspect when z > BURST_MIN_Z, obs > BURST_MIN_RATIO × exp and obs ≥
+     BURST_MIN_BALLOTS. Expected is the case's odds among the *other* ballots times
+     the other ballots that hour, so a burst does not inflate its own expectation.
+     Suspect hours at most BURST_MERGE_GAP_HOURS apart form one slice;
+   - focused addresses: IPs (IPv6 /64) used by ≥ FOCUS_MIN_ADDRESS_VOTERS different
+     followers whose ballots include the case ≥ FOCUS_MIN_SHARE of the time; likewise
+     /24s (FOCUS_MIN_SUBNET_VOTERS). Voters, not ballots: a loyal supporter voting
+     every day from home is allowed and must not make a focused address;
+   - the cohort of single-choice ballots from followers who followed at most
+     FRESH_FOLLOW_SECONDS before voting.
+   A selector proves nothing on its own (a village on one Wi-Fi, a viral surge).
+
+2. Characterise. Each slice of ≥ SLICE_MIN_BALLOTS ballots is scored 0/1/2 in five
+   families of evidence; the family that selected the slice is skipped (burst →
+   timing, addresses and /24s → network, cohort → identity and content):
+   - timing: IQR of log10 inter-arrival gaps (scripts are metronomic, people are
+     Poisson, ≈ 0.68), night (00–06h) share vs the rest of the poll, and a flat
+     hour-of-day profile over days (weak only);
+   - network: distinct /24s per voter, the share of the top /24s, and the share of
+     voters on /24s used (almost) only by this slice;
+   - device: distinct user agents, followers per device cookie, non-WeChat user
+     agents, dwell under FAST_DWELL_SECONDS (the server already refuses < 2 s, so
+     "too fast to have read the page" starts a little above it);
+   - identity: followed seconds before voting (strong), followed minutes before
+     (weak only: following is required to vote, so it is weighted low). Unfollows
+     are not recorded (Follower has no unfollow time), so they are not scored;
+   - content: single-choice share, and lockstep — the same multi-case set cast ≥
+     LOCKSTEP_MIN_GROUP times in one hour, ≥ LOCKSTEP_MIN_RATIO × what the set's
+     frequency in the other hours predicts.
+   A family scores the highest of its measures. Baselines: per-ballot shares are
+   compared with the rest of the poll (the poll without the slice); counts (user
+   agents, /24s, devices) are taken over one ballot per voter and compared with the
+   mean of SAMPLE_REPEATS random samples of the poll of the same size, drawn with
+   fixed seeds — the same records always give the same report.
+
+3. Decide. The design says "flag a case when a slice is strong in ≥ 3 families (one
+   of them strong); watch at 2", which cannot be read literally. Interpretation: a
+   slice with evidence (score ≥ 1) in ≥ FLAG_MIN_FAMILIES families, at least
+   FLAG_MIN_STRONG of them strong (2), flags its case; evidence in ≥
+   WATCH_MIN_FAMILIES families (or in 3 without a strong one) means watch; else
+   clean. A case's verdict is that of its best slice (highest score), which the
+   report calls the deciding slice (`slices[0]`).
+   Farms add popular cases as camouflage. A flagged case C is "co-selected" when it
+   rides in a flagged slice of another case P — C is on ≥ CO_SELECTED_MIN_SHARE of
+   that slice's ballots, and the slice inflates C much less than P (slice ballots
+   per vote the case has without them: < CO_SELECTED_SHARE_RATIO × P's) — and none
+   of C's flagged slices is still flagged once P's slices are taken out of it. A case that is not flagged itself
+   but rides on the deciding slice of a flagged case is co-selected as well.
+
+The score is the sum of the deciding slice's family scores (0–10 before skipping).
+What it cannot see: a human-paced "stealth farm" (real phones, home lines, human
+gaps, multi-case ballots, accounts followed long before) looks like honest
+supporters and is expected to slip through; that is left to the committee's
+judgement rather than tuned for.
+"""
+
+import heapq
+import math
+import random
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+DETECTOR_VERSION = "1.0"
+TIME_ZONE = ZoneInfo("Asia/Shanghai")
+
+# --- Thresholds: all of them, in one place -------------------------------------------
+# Slice selectors.
+BURST_MIN_Z = 5.0
+BURST_MIN_RATIO = 3.0
+BURST_MIN_BALLOTS = 10  # in the hour, so a quiet night's handful is never a burst
+BURST_MERGE_GAP_HOURS = 1
+FOCUS_MIN_ADDRESS_VOTERS = 20
+FOCUS_MIN_SUBNET_VOTERS = 30
+FOCUS_MIN_SHARE = 0.8
+FRESH_FOLLOW_SECONDS = 600
+SLICE_MIN_BALLOTS = 25
+# Timing.
+MIN_GAPS = 20
+MIN_GAP_SECONDS = 0.5  # simultaneous ballots: log10 needs a floor
+GAP_IQR_STRONG = 0.20  # IQR of log10(gap in seconds)
+GAP_IQR_WEAK = 0.35
+NIGHT_HOURS = frozenset(range(0, 6))
+NIGHT_SHARE_STRONG = 0.20
+NIGHT_FACTOR_STRONG = 3.0
+NIGHT_SHARE_WEAK = 0.10
+NIGHT_FACTOR_WEAK = 2.0
+FLAT_MIN_BALLOTS = 200
+FLAT_MIN_SPAN_HOURS = 48
+FLAT_CV_FACTOR = 0.5  # hour-of-day CV ≤ half the poll's: weak only
+# Network.
+SUBNETS_PER_VOTER_FACTOR_STRONG = 0.2  # × a random sample's
+SUBNETS_PER_VOTER_FACTOR_WEAK = 0.5
+TOP_SUBNETS = 3
+TOP_SUBNET_SHARE_STRONG = 0.6
+TOP_SUBNET_FACTOR_STRONG = 3.0
+TOP_SUBNET_SHARE_WEAK = 0.4
+TOP_SUBNET_FACTOR_WEAK = 2.0
+OWN_SUBNET_SHARE = 0.9  # a /24 is the slice's own when ≥ 90% of its ballots are in it
+OWN_SUBNET_STRONG = 0.8
+OWN_SUBNET_MARGIN_STRONG = 0.4
+OWN_SUBNET_WEAK = 0.6
+OWN_SUBNET_MARGIN_WEAK = 0.25
+# Device.
+USER_AGENT_FACTOR_STRONG = 0.2  # distinct user agents ÷ a random sample's
+USER_AGENT_FACTOR_WEAK = 0.5
+ACCOUNTS_PER_DEVICE_STRONG = 5.0
+ACCOUNTS_PER_DEVICE_FACTOR_STRONG = 3.0
+ACCOUNTS_PER_DEVICE_WEAK = 2.0
+ACCOUNTS_PER_DEVICE_FACTOR_WEAK = 2.0
+WECHAT_MARKER = "MicroMessenger"
+NON_WECHAT_STRONG = 0.8
+NON_WECHAT_MARGIN_STRONG = 0.4
+NON_WECHAT_WEAK = 0.5
+NON_WECHAT_MARGIN_WEAK = 0.25
+FAST_DWELL_SECONDS = 4.0
+FAST_DWELL_STRONG = 0.5
+FAST_DWELL_FACTOR_STRONG = 5.0
+FAST_DWELL_WEAK = 0.2
+FAST_DWELL_FACTOR_WEAK = 3.0
+# Identity.
+SECONDS_FOLLOW_SECONDS = 20
+SECONDS_FOLLOW_STRONG = 0.5
+SECONDS_FOLLOW_FACTOR = 5.0
+FRESH_FOLLOW_WEAK = 0.5  # weak only
+FRESH_FOLLOW_FACTOR = 2.0
+# Content.
+SINGLE_STRONG = 0.9
+SINGLE_MARGIN_STRONG = 0.35
+SINGLE_WEAK = 0.75
+SINGLE_MARGIN_WEAK = 0.2
+LOCKSTEP_MIN_GROUP = 10
+LOCKSTEP_MIN_RATIO = 5.0
+LOCKSTEP_STRONG = 0.5
+LOCKSTEP_WEAK = 0.2
+LOCKSTEP_FACTOR_WEAK = 3.0
+# Baseline samples.
+SAMPLE_REPEATS = 3
+SAMPLE_SEED = 20_261_126
+# Verdicts.
+FLAG_MIN_FAMILIES = 3
+FLAG_MIN_STRONG = 1
+WATCH_MIN_FAMILIES = 2
+CO_SELECTED_MIN_SHARE = 0.5
+CO_SELECTED_SHARE_RATIO = 0.5
+# Evidence page.
+TOP_ADDRESSES = 10
+GAP_EDGES = (1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000)  # seconds
+FOLLOW_LAG_EDGES = (20, 60, 600, 3_600, 86_400)  # seconds
+FOLLOW_LAG_LABELS = ("<20 s", "20–60 s", "1–10 min", "10–60 min", "1–24 h", "≥1 d")
+
+FLAGGED, WATCH, CO_SELECTED, CLEAN = "flagged", "watch", "co-selected", "clean"
+VERDICT_ORDER = {FLAGGED: 0, CO_SELECTED: 1, WATCH: 2, CLEAN: 3}
+FAMILIES = ("timing", "network", "device", "identity", "content")
+FAMILY_LABELS = {
+    "timing": "时间",
+    "network": "网络",
+    "device": "设备",
+    "identity": "身份",
+    "content": "内容",
+}
+# Slice kinds in order of preference when scores tie, with the families they skip.
+SLICE_KINDS = {
+    "address": ("地址集中", ("network",)),
+    "subnet": ("网段集中", ("network",)),
+    "burst": ("突发时段", ("timing",)),
+    "cohort": ("单选新关注", ("identity", "content")),
+}
+
+
+# --- Records and reports --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BallotRecord:
+    id: int
+    cast_at: datetime
+    follower_id: int
+    followed_at: datetime | None
+    ip_network: str
+    ip_subnet: str
+    user_agent: str
+    device_id: str
+    form_served_at: datetime
+    cases: tuple[int, ...]
+
+
+@dataclass
+class FamilyScore:
+    """One family's deciding measure: its value, the baseline, and the threshold at
+    which it reaches its top score (2; 1 for the weak-only measures)."""
+
+    name: str
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    score: int
+    metric: str = ""  # what `value` measures
+    direction: str = ">="  # suspicious when value >= threshold, or "<="
+    skipped: bool = False  # the family that selected the slice is not scored
+
+
+@dataclass
+class SuspectSlice:
+    kind: str  # "address", "subnet", "burst" or "cohort"
+    description: str
+    ballot_ids: list[int]
+    start: datetime
+    end: datetime
+    score: float = 0.0  # its family scores summed
+
+
+@dataclass
+class HourBin:
+    start: datetime
+    observed: int
+    expected: float
+    suspect: bool
+
+
+@dataclass
+class CaseReport:
+    """Everything the evidence page shows for one case.
+
+    `families`, `user_agents`, `devices`, `top_ips`, `top_subnets`, `gap_histogram`
+    and `follow_lag_histogram` describe the deciding slice (`slices[0]`), or all the
+    case's ballots when it has no slice. `total` and `rank` count the ballots read;
+    the `_without_slice` pair is what they would be with the deciding slice's
+    ballots voided (whole ballots: other cases lose those votes too).
+    """
+
+    case: int
+    verdict: str  # "flagged", "watch", "co-selected" or "clean"
+    flagged: bool
+    score: float
+    reasons: list[str]
+    families: list[FamilyScore]
+    slices: list[SuspectSlice]
+    hourly: list[HourBin]
+    top_ips: list[tuple[str, int, float]]  # (address, its ballots, share including the case)
+    top_subnets: list[tuple[str, int, float]]
+    user_agents: int
+    devices: int
+    gap_histogram: list[tuple[str, int]]
+    co_selected: list[int]
+    co_selected_with: list[int]
+    total: int
+    rank: int
+    total_without_slice: int
+    rank_without_slice: int
+    follow_lag_histogram: list[tuple[str, int]] = field(default_factory=list)
+
+
+def report_to_dict(report: CaseReport) -> dict:
+    """JSON-serialisable: datetimes in ISO 8601, tuples as lists, with the version."""
+    data = _jsonable(asdict(report))
+    data["detector_version"] = DETECTOR_VERSION
+    return data
+
+
+def _jsonable(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+# --- The poll, indexed once -----------------------------------------------------------
+
+
+@dataclass
+class _Crowd:
+    """Counts over one ballot per voter: how many user agents, /24s, devices."""
+
+    voters: int
+    user_agents: float
+    subnets: float
+    top_subnet_share: float
+    accounts_per_device: float
+    own_subnet_share: float
+
+
+_CROWD_AVERAGED = (
+    "user_agents",
+    "subnets",
+    "top_subnet_share",
+    "accounts_per_device",
+    "own_subnet_share",
+)
+
+
+class _Poll:
+    """The records in time order with every per-ballot fact computed once, and the
+    indexes (by case, address, /24, hour) the selectors need."""
+
+    def __init__(self, records: Iterable[BallotRecord]):
+        self.records = sorted(records, key=lambda r: (r.cast_at, r.id))
+        records = self.records
+        self.size = len(records)
+        self.ts = [r.cast_at.timestamp() for r in records]
+        # Hour buckets on the epoch: Asia/Shanghai is UTC+8 all year, so they are
+        # Beijing clock hours.
+        self.hour = [int(t // 3600) for t in self.ts]
+        self.local_hour = [r.cast_at.astimezone(TIME_ZONE).hour for r in records]
+        self.night = [h in NIGHT_HOURS for h in self.local_hour]
+        self.single = [len(r.cases) == 1 for r in records]
+        self.follow_lag = [
+            (r.cast_at - r.followed_at).total_seconds() if r.followed_at else None for r in records
+        ]
+        self.fresh = [lag is not None and lag <= FRESH_FOLLOW_SECONDS for lag in self.follow_lag]
+        self.seconds = [lag is not None and lag < SECONDS_FOLLOW_SECONDS for lag in self.follow_lag]
+        self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
+        self.fast = [
+            (r.cast_at - r.form_served_at).total_seconds() < FAST_DWELL_SECONDS for r in records
+        ]
+        self.device = [r.device_id or f"ballot:{r.id}" for r in records]
+        self.by_case: dict[int, list[int]] = defaultdict(list)
+        self.by_network: dict[str, list[int]] = defaultdict(list)
+        self.by_subnet: dict[str, list[int]] = defaultdict(list)
+        for index, record in enumerate(records):
+            for number in record.cases:
+                self.by_case[number].append(index)
+            if record.ip_network:
+                self.by_network[record.ip_network].append(index)
+            if record.ip_subnet:
+                self.by_subnet[record.ip_subnet].append(index)
+        self.per_hour = Counter(self.hour)
+        self.first_hour = self.hour[0] if records else 0
+        self.last_hour = self.hour[-1] if records else -1
+        self.lockstep = self._lockstep()
+        self.sums = {
+            name: sum(getattr(self, name))
+            for name in ("night", "single", "fresh", "seconds", "non_wechat", "fast", "lockstep")
+        }
+        self.gap_iqr = self.gap_spread(range(self.size))
+        self.hour_cv = _cv(self.hour_of_day(range(self.size)))
+        self._samples: dict[int, _Crowd] = {}
+
+    def _lockstep(self) -> list[bool]:
+        in_hour = Counter(
+            (self.hour[i], r.cases) for i, r in enumerate(self.records) if len(r.cases) > 1
+        )
+        overall: Counter = Counter()
+        for (_, cases), count in in_hour.items():
+            overall[cases] += count
+        groups = set()
+        for (hour, cases), count in in_hour.items():
+            if count < LOCKSTEP_MIN_GROUP:
+                continue
+            others = self.size - self.per_hour[hour]
+            expected = self.per_hour[hour] * (overall[cases] - count) / others if others else 0
+            if count >= LOCKSTEP_MIN_RATIO * expected:
+                groups.add((hour, cases))
+        return [(self.hour[i], r.cases) in groups for i, r in enumerate(self.records)]
+
+    def gap_spread(self, indices: Iterable[int]) -> float | None:
+        """IQR of log10 inter-arrival gaps, or None with too few ballots."""
+        times = [self.ts[i] for i in indices]
+        if len(times) <= MIN_GAPS:
+            return None
+        return _iqr([math.log10(max(b - a, MIN_GAP_SECONDS)) for a, b in pairwise(times)])
+
+    def hour_of_day(self, indices: Iterable[int]) -> list[int]:
+        counts = [0] * 24
+        for i in indices:
+            counts[self.local_hour[i]] += 1
+        return counts
+
+    def shares(self, name: str, indices: Sequence[int]) -> tuple[float, float]:
+        """(share in the slice, share in the rest of the poll) of a per-ballot fact."""
+        facts = getattr(self, name)
+        inside = sum(facts[i] for i in indices)
+        rest_size = self.size - len(indices)
+        rest = (self.sums[name] - inside) / rest_size if rest_size else inside / len(indices)
+        return inside / len(indices), rest
+
+    def voters(self, indices: Iterable[int]) -> list[int]:
+        """Each follower's first ballot among `indices`."""
+        seen: set[int] = set()
+        first = []
+        for i in indices:
+            follower = self.records[i].follower_id
+            if follower not in seen:
+                seen.add(follower)
+                first.append(i)
+        return first
+
+    def crowd(self, indices: Sequence[int]) -> _Crowd:
+        """Who cast these ballots, counted one ballot per voter."""
+        slice_counts = Counter(self.records[i].ip_subnet for i in indices)
+        first = self.voters(indices)
+        n = len(first)
+        subnets = Counter(self.records[i].ip_subnet for i in first)
+        own = {
+            subnet
+            for subnet, count in slice_counts.items()
+            if subnet and count >= OWN_SUBNET_SHARE * len(self.by_subnet[subnet])
+        }
+        return _Crowd(
+            voters=n,
+            user_agents=len({self.records[i].user_agent for i in first}),
+            subnets=len([s for s in subnets if s]),
+            top_subnet_share=sum(heapq.nlargest(TOP_SUBNETS, (c for s, c in subnets.items() if s)))
+            / n,
+            accounts_per_device=n / len({self.device[i] for i in first}),
+            own_subnet_share=sum(subnets[s] for s in own) / n,
+        )
+
+    def sample_crowd(self, voters: int) -> _Crowd:
+        """The mean crowd of SAMPLE_REPEATS random samples of the poll, as many voters."""
+        voters = min(voters, self.size)
+        if voters not in self._samples:
+            runs = []
+            for repeat in range(SAMPLE_REPEATS):
+                rng = random.Random(SAMPLE_SEED + voters * 7919 + repeat)  # noqa: S311 (a baseline)
+                runs.append(self.crowd(sorted(rng.sample(range(self.size), voters))))
+            self._samples[voters] = _Crowd(
+                voters,
+                *(statistics.fmean(getattr(run, name) for run in runs) for name in _CROWD_AVERAGED),
+            )
+        return self._samples[voters]
+
+
+def _iqr(values: Sequence[float]) -> float:
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[2] - quartiles[0]
+
+
+def _cv(counts: Sequence[int]) -> float:
+    mean = statistics.fmean(counts)
+    return statistics.pstdev(counts) / mean if mean else 0.0
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}"
+
+
+# --- Measures --------------------------------------------------------------------------
+
+
+@dataclass
+class _Measure:
+    metric: str
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    direction: str
+    score: int
+    reason: str
+
+
+def _high(value: float, strong: float, weak: float) -> int:
+    return 2 if value >= strong else 1 if value >= weak else 0
+
+
+def _low(value: float, strong: float, weak: float) -> int:
+    return 2 if value <= strong else 1 if value <= weak else 0
+
+
+def _timing(poll: _Poll, indices: list[int]) -> list[_Measure]:
+    measures = []
+    spread = poll.gap_spread(indices)
+    if spread is not None:
+        measures.append(
+            _Measure(
+                metric="IQR(log10 间隔秒数)",
+                value=spread,
+                baseline=poll.gap_iqr,
+                threshold=GAP_IQR_STRONG,
+                direction="<=",
+                score=_low(spread, GAP_IQR_STRONG, GAP_IQR_WEAK),
+                reason=f"间隔过于规律：IQR(log10 间隔秒数)={spread:.2f}，全体 {poll.gap_iqr or 0:.2f}"
+                f"（≤ {GAP_IQR_WEAK} 可疑，≤ {GAP_IQR_STRONG} 强）",
+            )
+        )
+    night, rest = poll.shares("night", indices)
+    strong = max(NIGHT_SHARE_STRONG, NIGHT_FACTOR_STRONG * rest)
+    weak = max(NIGHT_SHARE_WEAK, NIGHT_FACTOR_WEAK * rest)
+    measures.append(
+        _Measure(
+            metric="00–06 时投票占比",
+            value=night,
+            baseline=rest,
+            threshold=strong,
+            direction=">=",
+            score=_high(night, strong, weak),
+            reason=f"深夜投票多：00–06 时占 {_pct(night)}，其余选票 {_pct(rest)}"
+            f"（≥ {_pct(weak)} 可疑，≥ {_pct(strong)} 强）",
+        )
+    )
+    span_hours = (poll.ts[indices[-1]] - poll.ts[indices[0]]) / 3600
+    if len(indices) >= FLAT_MIN_BALLOTS and span_hours >= FLAT_MIN_SPAN_HOURS and poll.hour_cv:
+        cv = _cv(poll.hour_of_day(indices))
+        threshold = FLAT_CV_FACTOR * poll.hour_cv
+        measures.append(
+            _Measure(
+                metric="24 小时分布的变异系数",
+                value=cv,
+                baseline=poll.hour_cv,
+                threshold=threshold,
+                direction="<=",
+                score=1 if cv <= threshold else 0,
+                reason=f"昼夜不分：24 小时分布的变异系数 {cv:.2f}，全体 {poll.hour_cv:.2f}"
+                f"（≤ {threshold:.2f} 可疑，最多记 1 分）",
+            )
+        )
+    return measures
+
+
+def _network(crowd: _Crowd, sample: _Crowd) -> list[_Measure]:
+    per_voter = crowd.subnets / crowd.voters
+    sample_per_voter = sample.subnets / sample.voters
+    few_strong = SUBNETS_PER_VOTER_FACTOR_STRONG * sample_per_voter
+    few_weak = SUBNETS_PER_VOTER_FACTOR_WEAK * sample_per_voter
+    top_strong = max(TOP_SUBNET_SHARE_STRONG, TOP_SUBNET_FACTOR_STRONG * sample.top_subnet_share)
+    top_weak = max(TOP_SUBNET_SHARE_WEAK, TOP_SUBNET_FACTOR_WEAK * sample.top_subnet_share)
+    own_strong = max(OWN_SUBNET_STRONG, sample.own_subnet_share + OWN_SUBNET_MARGIN_STRONG)
+    own_weak = max(OWN_SUBNET_WEAK, sample.own_subnet_share + OWN_SUBNET_MARGIN_WEAK)
+    return [
+        _Measure(
+            metric="每位投票人的 /24 网段数",
+            value=per_voter,
+            baseline=sample_per_voter,
+            threshold=few_strong,
+            direction="<=",
+            score=_low(per_voter, few_strong, few_weak),
+            reason=f"网段太少：{crowd.voters} 位投票人来自 {crowd.subnets:.0f} 个 /24（每人 "
+            f"{per_voter:.2f}），同样人数的随机样本每人 {sample_per_voter:.2f}"
+            f"（≤ {few_strong:.2f} 强）",
+        ),
+        _Measure(
+            metric=f"前 {TOP_SUBNETS} 个 /24 的投票人占比",
+            value=crowd.top_subnet_share,
+            baseline=sample.top_subnet_share,
+            threshold=top_strong,
+            direction=">=",
+            score=_high(crowd.top_subnet_share, top_strong, top_weak),
+            reason=f"集中在少数网段：前 {TOP_SUBNETS} 个 /24 占投票人的 "
+            f"{_pct(crowd.top_subnet_share)}，随机样本 {_pct(sample.top_subnet_share)}"
+            f"（≥ {_pct(top_strong)} 强）",
+        ),
+        _Measure(
+            metric="来自专用 /24 的投票人占比",
+            value=crowd.own_subnet_share,
+            baseline=sample.own_subnet_share,
+            threshold=own_strong,
+            direction=">=",
+            score=_high(crowd.own_subnet_share, own_strong, own_weak),
+            reason=f"专用网段：{_pct(crowd.own_subnet_share)} 的投票人所在的 /24 "
+            f"几乎只投出这组选票，随机样本 {_pct(sample.own_subnet_share)}"
+            f"（≥ {_pct(own_strong)} 强）",
+        ),
+    ]
+
+
+def _device(poll: _Poll, indices: list[int], crowd: _Crowd, sample: _Crowd) -> list[_Measure]:
+    agents = crowd.user_agents / max(sample.user_agents, 1)
+    shared_strong = max(
+        ACCOUNTS_PER_DEVICE_STRONG, ACCOUNTS_PER_DEVICE_FACTOR_STRONG * sample.accounts_per_device
+    )
+    shared_weak = max(
+        ACCOUNTS_PER_DEVICE_WEAK, ACCOUNTS_PER_DEVICE_FACTOR_WEAK * sample.accounts_per_device
+    )
+    devices = round(crowd.voters / crowd.accounts_per_device)
+    other, other_rest = poll.shares("non_wechat", indices)
+    other_strong = max(NON_WECHAT_STRONG, other_rest + NON_WECHAT_MARGIN_STRONG)
+    other_weak = max(NON_WECHAT_WEAK, other_rest + NON_WECHAT_MARGIN_WEAK)
+    fast, fast_rest = poll.shares("fast", indices)
+    fast_strong = max(FAST_DWELL_STRONG, FAST_DWELL_FACTOR_STRONG * fast_rest)
+    fast_weak = max(FAST_DWELL_WEAK, FAST_DWELL_FACTOR_WEAK * fast_rest)
+    return [
+        _Measure(
+            metric="浏览器标识种数 ÷ 随机样本",
+            value=agents,
+            baseline=1.0,
+            threshold=USER_AGENT_FACTOR_STRONG,
+            direction="<=",
+            score=_low(agents, USER_AGENT_FACTOR_STRONG, USER_AGENT_FACTOR_WEAK),
+            reason=f"浏览器标识单一：{crowd.voters} 位投票人只有 {crowd.user_agents:.0f} 种，"
+            f"同样人数的随机样本 {sample.user_agents:.0f} 种（比值 {agents:.2f}，"
+            f"≤ {USER_AGENT_FACTOR_STRONG} 强）",
+        ),
+        _Measure(
+            metric="每个设备的账号数",
+            value=crowd.accounts_per_device,
+            baseline=sample.accounts_per_device,
+            threshold=shared_strong,
+            direction=">=",
+            score=_high(crowd.accounts_per_device, shared_strong, shared_weak),
+            reason=f"一机多号：{crowd.voters} 个账号只用了 {devices} 个设备（每设备 "
+            f"{crowd.accounts_per_device:.1f} 个），随机样本 {sample.accounts_per_device:.2f}"
+            f"（≥ {shared_strong:.1f} 强）",
+        ),
+        _Measure(
+            metric="非微信浏览器占比",
+            value=other,
+            baseline=other_rest,
+            threshold=other_strong,
+            direction=">=",
+            score=_high(other, other_strong, other_weak),
+            reason=f"非微信浏览器占 {_pct(other)}，其余选票 {_pct(other_rest)}"
+            f"（≥ {_pct(other_strong)} 强）",
+        ),
+        _Measure(
+            metric=f"页面停留不足 {FAST_DWELL_SECONDS:g} 秒占比",
+            value=fast,
+            baseline=fast_rest,
+            threshold=fast_strong,
+            direction=">=",
+            score=_high(fast, fast_strong, fast_weak),
+            reason=f"来不及看就提交：页面停留不足 {FAST_DWELL_SECONDS:g} 秒的占 {_pct(fast)}，"
+            f"其余选票 {_pct(fast_rest)}（≥ {_pct(fast_strong)} 强）",
+        ),
+    ]
+
+
+def _identity(poll: _Poll, indices: list[int]) -> list[_Measure]:
+    seconds, seconds_rest = poll.shares("seconds", indices)
+    seconds_strong = max(SECONDS_FOLLOW_STRONG, SECONDS_FOLLOW_FACTOR * seconds_rest)
+    fresh, fresh_rest = poll.shares("fresh", indices)
+    fresh_weak = max(FRESH_FOLLOW_WEAK, FRESH_FOLLOW_FACTOR * fresh_rest)
+    minutes = FRESH_FOLLOW_SECONDS // 60
+    return [
+        _Measure(
+            metric=f"关注后 {SECONDS_FOLLOW_SECONDS} 秒内投票占比",
+            value=seconds,
+            baseline=seconds_rest,
+            threshold=seconds_strong,
+            direction=">=",
+            score=2 if seconds >= seconds_strong else 0,
+            reason=f"关注几秒就投票：{_pct(seconds)} 在关注后 {SECONDS_FOLLOW_SECONDS} 秒内投出，"
+            f"其余选票 {_pct(seconds_rest)}（≥ {_pct(seconds_strong)} 强）",
+        ),
+        _Measure(
+            metric=f"关注后 {minutes} 分钟内投票占比",
+            value=fresh,
+            baseline=fresh_rest,
+            threshold=fresh_weak,
+            direction=">=",
+            score=1 if fresh >= fresh_weak else 0,
+            reason=f"新关注者多：{_pct(fresh)} 在关注后 {minutes} 分钟内投票，其余选票 "
+            f"{_pct(fresh_rest)}（≥ {_pct(fresh_weak)} 可疑；关注是投票的前提，最多记 1 分）",
+        ),
+    ]
+
+
+def _content(poll: _Poll, indices: list[int]) -> list[_Measure]:
+    single, single_rest = poll.shares("single", indices)
+    single_strong = max(SINGLE_STRONG, single_rest + SINGLE_MARGIN_STRONG)
+    single_weak = max(SINGLE_WEAK, single_rest + SINGLE_MARGIN_WEAK)
+    lockstep, lockstep_rest = poll.shares("lockstep", indices)
+    lockstep_weak = max(LOCKSTEP_WEAK, LOCKSTEP_FACTOR_WEAK * lockstep_rest)
+    return [
+        _Measure(
+            metric="单选占比",
+            value=single,
+            baseline=single_rest,
+            threshold=single_strong,
+            direction=">=",
+            score=_high(single, single_strong, single_weak),
+            reason=f"只选一个案例：单选占 {_pct(single)}，其余选票 {_pct(single_rest)}"
+            f"（≥ {_pct(single_weak)} 可疑，≥ {_pct(single_strong)} 强）",
+        ),
+        _Measure(
+            metric="同一小时同一组合的选票占比",
+            value=lockstep,
+            baseline=lockstep_rest,
+            threshold=LOCKSTEP_STRONG,
+            direction=">=",
+            score=_high(lockstep, LOCKSTEP_STRONG, lockstep_weak),
+            reason=f"整齐划一：{_pct(lockstep)} 的选票在同一小时内选了完全相同的几个案例"
+            f"（每组 ≥ {LOCKSTEP_MIN_GROUP} 张），其余选票 {_pct(lockstep_rest)}"
+            f"（≥ {_pct(LOCKSTEP_STRONG)} 强）",
+        ),
+    ]
+
+
+@dataclass
+class _Evaluation:
+    kind: str
+    description: str
+    indices: list[int]
+    families: list[FamilyScore]
+    reasons: list[str]
+    positive: int  # families with evidence (score ≥ 1)
+    strong: int  # families scoring 2
+
+    @property
+    def score(self) -> float:
+        return float(sum(f.score for f in self.families))
+
+    @property
+    def verdict(self) -> str:
+        if self.positive >= FLAG_MIN_FAMILIES and self.strong >= FLAG_MIN_STRONG:
+            return FLAGGED
+        if self.positive >= WATCH_MIN_FAMILIES:
+            return WATCH
+        return CLEAN
+
+
+def _evaluate(poll: _Poll, kind: str, description: str, indices: list[int]) -> _Evaluation:
+    skipped = SLICE_KINDS[kind][1]
+    crowd = poll.crowd(indices)
+    sample = poll.sample_crowd(crowd.voters)
+    measures: dict[str, Callable[[], list[_Measure]]] = {
+        "timing": lambda: _timing(poll, indices),
+        "network": lambda: _network(crowd, sample),
+        "device": lambda: _device(poll, indices, crowd, sample),
+        "identity": lambda: _identity(poll, indices),
+        "content": lambda: _content(poll, indices),
+    }
+    families, reasons = [], [description]
+    positive = strong = 0
+    for name in FAMILIES:
+        if name in skipped:
+            families.append(
+                FamilyScore(
+                    name, None, None, None, 0, metric="选出切片的依据，不计分", skipped=True
+                )
+            )
+            continue
+        found = measures[name]()
+        best = max(found, key=lambda m: m.score)  # the first of the highest
+        families.append(
+            FamilyScore(
+                name=name,
+                value=best.value,
+                baseline=best.baseline,
+                threshold=best.threshold,
+                score=best.score,
+                metric=best.metric,
+                direction=best.direction,
+            )
+        )
+        strength = {1: "", 2: "（强）"}
+        reasons.extend(
+            f"{FAMILY_LABELS[name]}{strength[m.score]}：{m.reason}" for m in found if m.score
+        )
+        positive += best.score >= 1
+        strong += best.score == 2
+    return _Evaluation(kind, description, indices, families, reasons, positive, strong)
+
+
+# --- Selectors -------------------------------------------------------------------------
+
+
+def _hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, TIME_ZONE)
+
+
+def _hourly(poll: _Poll, number: int) -> tuple[list[HourBin], dict[int, tuple[int, float, float]]]:
+    """Observed vs expected votes per hour of the poll, and the burst hours' figures."""
+    own = poll.by_case.get(number, [])
+    others = poll.size - len(own)
+    odds = len(own) / others if others else 0.0
+    per_hour = Counter(poll.hour[i] for i in own)
+    bins, bursts = [], {}
+    for hour in range(poll.first_hour, poll.last_hour + 1):
+        observed = per_hour.get(hour, 0)
+        expected = (poll.per_hour.get(hour, 0) - observed) * odds if others else float(observed)
+        z = (observed - expected) / math.sqrt(expected + 1)
+        burst = (
+            observed >= BURST_MIN_BALLOTS
+            and z > BURST_MIN_Z
+            and observed > BURST_MIN_RATIO * expected
+        )
+        if burst:
+            bursts[hour] = (observed, expected, z)
+        bins.append(HourBin(_hour_start(hour), observed, round(expected, 2), burst))
+    return bins, bursts
+
+
+def _burst_slices(poll: _Poll, number: int, bursts: dict) -> list[tuple[str, str, list[int]]]:
+    runs: list[list[int]] = []
+    for hour in sorted(bursts):
+        if runs and hour - runs[-1][-1] <= BURST_MERGE_GAP_HOURS + 1:
+            runs[-1].append(hour)
+        else:
+            runs.append([hour])
+    slices = []
+    for run in runs:
+        hours = set(range(run[0], run[-1] + 1))
+        indices = [i for i in poll.by_case[number] if poll.hour[i] in hours]
+        observed = sum(bursts[h][0] for h in run)
+        expected = sum(bursts[h][1] for h in run)
+        z = max(bursts[h][2] for h in run)
+        first, last = _hour_start(run[0]), _hour_start(run[-1] + 1)
+        description = (
+            f"突发时段 {first:%m-%d %H:%M}–{last:%H:%M}（北京时间，{len(run)} 个异常小时）："
+            f"观测 {observed} 票，预期 {expected:.1f} 票，最高 z={z:.1f}"
+        )
+        slices.append(("burst", description, indices))
+    return slices
+
+
+def _focus(poll: _Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
+    """Case → addresses (or /24s) used by ≥ `minimum` voters and whose ballots include
+    the case ≥ FOCUS_MIN_SHARE of the time."""
+    focused: dict[int, list[str]] = defaultdict(list)
+    for key, indices in groups.items():
+        if len(indices) < minimum or len(poll.voters(indices)) < minimum:
+            continue
+        counts = Counter(number for i in indices for number in poll.records[i].cases)
+        for number, count in counts.items():
+            if count >= FOCUS_MIN_SHARE * len(indices):
+                focused[number].append(key)
+    return focused
+
+
+def _focus_slice(poll: _Poll, number: int, keys: list[str], kind: str):
+    groups, unit = (poll.by_network, "地址") if kind == "address" else (poll.by_subnet, "/24")
+    indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
+    shown = "、".join(keys[:3]) + ("等" if len(keys) > 3 else "")
+    voters = len(poll.voters(indices))
+    description = (
+        f"{SLICE_KINDS[kind][0]}：{len(keys)} 个{unit}（{shown}）的选票 ≥ "
+        f"{_pct(FOCUS_MIN_SHARE)} 都选了本案例，本案例在这里得 {len(indices)} 票，"
+        f"来自 {voters} 位投票人"
+    )
+    return kind, description, indices
+
+
+def _cohort_slice(poll: _Poll, number: int) -> tuple[str, str, list[int]]:
+    indices = [i for i in poll.by_case.get(number, []) if poll.single[i] and poll.fresh[i]]
+    description = (
+        f"单选新关注：只选本案例、且关注后 {FRESH_FOLLOW_SECONDS // 60} 分钟内投出的选票 "
+        f"{len(indices)} 票"
+    )
+    return "cohort", description, indices
+
+
+# --- Evidence for the page -------------------------------------------------------------
+
+
+def _histogram(
+    values: Iterable[float], edges: Sequence[float], labels: Sequence[str]
+) -> list[tuple[str, int]]:
+    counts = [0] * (len(edges) + 1)
+    for value in values:
+        position = 0
+        while position < len(edges) and value >= edges[position]:
+            position += 1
+        counts[position] += 1
+    return list(zip(labels, counts, strict=True))
+
+
+GAP_LABELS = (
+    "<1 s",
+    *(f"{low:g}–{high:g} s" for low, high in pairwise(GAP_EDGES)),
+    f"≥{GAP_EDGES[-1]:g} s",
+)
+
+
+def _gap_histogram(poll: _Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
+    times = [poll.ts[i] for i in indices]
+    return _histogram((b - a for a, b in pairwise(times)), GAP_EDGES, GAP_LABELS)
+
+
+def _follow_lag_histogram(poll: _Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
+    lags = [poll.follow_lag[i] for i in indices]
+    rows = _histogram((lag for lag in lags if lag is not None), FOLLOW_LAG_EDGES, FOLLOW_LAG_LABELS)
+    unknown = sum(lag is None for lag in lags)
+    return rows + [("unknown", unknown)] if unknown else rows
+
+
+def _top(poll: _Poll, groups: dict[str, list[int]], key_of, number: int, indices: Sequence[int]):
+    """The addresses most of these ballots came from: (address, all its ballots in the
+    poll, the share of those that include the case)."""
+    counts = Counter(key_of(poll.records[i]) for i in indices)
+    counts.pop("", None)
+    rows = []
+    for key, _ in counts.most_common(TOP_ADDRESSES):
+        ballots = groups[key]
+        including = sum(number in poll.records[i].cases for i in ballots)
+        rows.append((key, len(ballots), round(including / len(ballots), 3)))
+    return rows
+
+
+def _ranks(totals: dict[int, int]) -> dict[int, int]:
+    """1 + the number of cases with more votes (ties share a rank)."""
+    ordered = sorted(totals.values(), reverse=True)
+    first: dict[int, int] = {}
+    for position, votes in enumerate(ordered, start=1):
+        first.setdefault(votes, position)
+    return {number: first[votes] for number, votes in totals.items()}
+
+
+def _suspect_slice(poll: _Poll, evaluation: _Evaluation) -> SuspectSlice:
+    indices = evaluation.indices
+    return SuspectSlice(
+        kind=evaluation.kind,
+        description=evaluation.description,
+        ballot_ids=[poll.records[i].id for i in indices],
+        start=poll.records[indices[0]].cast_at.astimezone(TIME_ZONE),
+        end=poll.records[indices[-1]].cast_at.astimezone(TIME_ZONE),
+        score=evaluation.score,
+    )
+
+
+# --- The detector -------------------------------------------------------------------------
+
+
+def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list[CaseReport]:
+    """A report for every case, most suspicious first (flagged, then by score)."""
+    poll = _Poll(records)
+    numbers = sorted(set(case_numbers) | set(poll.by_case))
+    totals = {number: len(poll.by_case.get(number, [])) for number in numbers}
+    ranks = _ranks(totals)
+    focused = {
+        "address": _focus(poll, poll.by_network, FOCUS_MIN_ADDRESS_VOTERS),
+        "subnet": _focus(poll, poll.by_subnet, FOCUS_MIN_SUBNET_VOTERS),
+    }
+    kind_order = list(SLICE_KINDS)
+
+    hourly: dict[int, list[HourBin]] = {}
+    evaluations: dict[int, list[_Evaluation]] = {}
+    for number in numbers:
+        hourly[number], bursts = _hourly(poll, number)
+        candidates = [
+            _focus_slice(poll, number, focused[kind][number], kind)
+            for kind in ("address", "subnet")
+            if focused[kind].get(number)
+        ]
+        candidates.extend(_burst_slices(poll, number, bursts))
+        candidates.append(_cohort_slice(poll, number))
+        evaluated = [
+            _evaluate(poll, kind, description, indices)
+            for kind, description, indices in candidates
+            if len(indices) >= SLICE_MIN_BALLOTS
+        ]
+        evaluated.sort(key=lambda e: (-e.score, kind_order.index(e.kind), -len(e.indices)))
+        evaluations[number] = evaluated
+
+    verdicts = {n: (e[0].verdict if e else CLEAN) for n, e in evaluations.items()}
+    co_selected, co_selected_with = _co_selection(poll, totals, evaluations, verdicts)
+
+    reports = []
+    for number in numbers:
+        evaluated = evaluations[number]
+        deciding = evaluated[0] if evaluated else None
+        focus = deciding.indices if deciding else poll.by_case.get(number, [])
+        verdict = verdicts[number]
+        reasons = _reasons(deciding, verdict, co_selected[number], co_selected_with[number])
+        without, rank_without = totals[number], ranks[number]
+        if deciding:
+            removed = Counter(n for i in deciding.indices for n in poll.records[i].cases)
+            remaining = {n: totals[n] - removed.get(n, 0) for n in numbers}
+            without, rank_without = remaining[number], _ranks(remaining)[number]
+        reports.append(
+            CaseReport(
+                case=number,
+                verdict=verdict,
+                flagged=verdict == FLAGGED,
+                score=deciding.score if deciding else 0.0,
+                reasons=reasons,
+                families=deciding.families if deciding else [],
+                slices=[_suspect_slice(poll, e) for e in evaluated],
+                hourly=hourly[number],
+                top_ips=_top(poll, poll.by_network, lambda r: r.ip_network, number, focus),
+                top_subnets=_top(poll, poll.by_subnet, lambda r: r.ip_subnet, number, focus),
+                user_agents=len({poll.records[i].user_agent for i in focus}),
+                devices=len({poll.device[i] for i in focus}),
+                gap_histogram=_gap_histogram(poll, focus),
+                co_selected=co_selected[number],
+                co_selected_with=co_selected_with[number],
+                total=totals[number],
+                rank=ranks[number],
+                total_without_slice=without,
+                rank_without_slice=rank_without,
+                follow_lag_histogram=_follow_lag_histogram(poll, focus),
+            )
+        )
+    reports.sort(key=lambda r: (not r.flagged, -r.score, VERDICT_ORDER[r.verdict], r.case))
+    return reports
+
+
+def _reasons(
+    deciding: _Evaluation | None, verdict: str, riders: list[int], hosts: list[int]
+) -> list[str]:
+    reasons = list(deciding.reasons) if deciding else []
+    if verdict == CO_SELECTED:
+        reasons.insert(
+            0,
+            f"陪投：本案例出现在被标记案例 {'、'.join(f'{n:03d}' for n in hosts)} 的可疑选票里，"
+            "去掉那些选票后不再可疑，像是刷票者用来掩护的热门案例，不单独标记",
+        )
+    elif deciding is not None and verdict != CLEAN:
+        reasons.append(
+            f"结论：{deciding.positive} 个证据族有信号，其中 {deciding.strong} 个为强"
+            f"（≥ {FLAG_MIN_FAMILIES} 个且含 ≥ {FLAG_MIN_STRONG} 个强即标记，"
+            f"≥ {WATCH_MIN_FAMILIES} 个为关注）"
+        )
+    if riders:
+        reasons.append(f"可疑选票里同时选了（陪投）：{'、'.join(f'{n:03d}' for n in riders)}")
+    return reasons
+
+
+def _co_selection(
+    poll: _Poll,
+    totals: dict[int, int],
+    evaluations: dict[int, list[_Evaluation]],
+    verdicts: dict[int, str],
+) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Tell decoys from targets; updates `verdicts`. Returns (riders per case, hosts
+    per case)."""
+
+    def share(number: int, evaluation: _Evaluation) -> float:
+        """How much a slice inflates a case: its ballots per vote the case has without it."""
+        size = len(evaluation.indices)
+        return size / max(totals[number] - size, 1)
+
+    flagged = {
+        number: [e for e in evaluated if e.verdict == FLAGGED]
+        for number, evaluated in evaluations.items()
+        if verdicts[number] == FLAGGED
+    }
+    riders = {
+        id(e): {
+            n
+            for n, count in Counter(c for i in e.indices for c in poll.records[i].cases).items()
+            if count >= CO_SELECTED_MIN_SHARE * len(e.indices)
+        }
+        for slices in flagged.values()
+        for e in slices
+    }
+    # The case a slice inflates most is its beneficiary: look at those first.
+    order = sorted(flagged, key=lambda n: (-max(share(n, e) for e in flagged[n]), n))
+    primaries: list[int] = []
+    co_selected: dict[int, list[int]] = {number: [] for number in evaluations}
+    co_selected_with: dict[int, list[int]] = {number: [] for number in evaluations}
+
+    for number in order:
+        hosts: set[int] = set()
+        cover: set[int] = set()
+        for primary in primaries:
+            for other in flagged[primary]:
+                if number in riders[id(other)] and share(number, other) < (
+                    CO_SELECTED_SHARE_RATIO * share(primary, other)
+                ):
+                    hosts.add(primary)
+                    cover.update(other.indices)
+        still_flagged = not hosts or any(
+            len(rest) >= SLICE_MIN_BALLOTS
+            and _evaluate(poll, e.kind, e.description, rest).verdict == FLAGGED
+            for e in flagged[number]
+            for rest in [[i for i in e.indices if i not in cover]]
+        )
+        if still_flagged:
+            primaries.append(number)
+            continue
+        verdicts[number] = CO_SELECTED
+        for host in sorted(hosts):
+            co_selected[host].append(number)
+            co_selected_with[number].append(host)
+
+    for primary in primaries:
+        deciding = evaluations[primary][0]
+        for number in sorted(riders.get(id(deciding), set()) - {primary}):
+            if number not in co_selected[primary]:
+                co_selected[primary].append(number)
+            if verdicts[number] in (WATCH, CLEAN):
+                verdicts[number] = CO_SELECTED
+            if verdicts[number] == CO_SELECTED and primary not in co_selected_with[number]:
+                co_selected_with[number].append(primary)
+    for table in (co_selected, co_selected_with):
+        for values in table.values():
+            values.sort()
+    return co_selected, co_selected_with

@@ -1,0 +1,960 @@
+"""Synthetic vote traffic: honest voters, two traps and four attacks, with ground truth.
+
+The brushing detector (`ballots.detection`) is only as good as the traffic it was
+tried on, so this module writes a poll the way the design describes it
+(/work/shared/design/vote-integrity.md, "Testing it"): several days of honest
+votes on a diurnal curve, two traps that look odd but are honest (a village voting
+from one Wi-Fi, a real viral surge) and the attacks the detector must catch (a
+script, a rotating proxy pool, a night click farm, a slow drip). `simulate()`
+returns a `Scenario` that says which case each attack targeted, so tests can
+measure precision and recall.
+
+Everything is written through the models (chunked `bulk_create`, one transaction)
+with back-dated times in Asia/Shanghai, and every ballot obeys the model's
+constraints: one ballot per follower per period, the form served before the cast,
+unique form nonce and receipt. The same seed gives the same poll: every random draw
+comes from a `random.Random` seeded from (seed, part) — never the global generator —
+and honest traffic does not depend on which attacks are requested. Followers are
+created with `backend="simulated"`; their keys name the batch, seed and kind
+(`b2s7-script-00012`), so a second run with the same seed is refused rather than
+colliding.
+"""
+
+import hashlib
+import ipaddress
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from ballots import network
+from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, RECEIPT_LENGTH, Ballot, Choice
+from ballots.models import Follower as FollowerModel
+from cases.models import Batch, Case
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+SIMULATED_BACKEND = "simulated"
+ATTACKS = ("script", "proxy", "farm", "drip")
+TRAPS = ("village", "viral")
+HONEST = "honest"
+
+DEFAULT_DAYS = 5
+DEFAULT_BALLOTS = 10_000
+CHUNK_SIZE = 2_000  # ballots per bulk_create: memory stays flat however large the run
+
+# Honest traffic. Relative votes per Beijing hour: quiet 02–05h, lunch and 19–21h peaks.
+HOUR_WEIGHTS = (
+    2.0, 1.0, 0.4, 0.3, 0.3, 0.6, 1.5, 3.5, 4.5, 5.0, 5.0, 6.0,
+    8.0, 7.0, 5.0, 4.5, 4.5, 5.0, 6.0, 8.5, 9.0, 8.0, 5.5, 3.5,
+)  # fmt: skip
+POPULARITY_EXPONENT = 0.8  # case weight = 1 / rank**exponent
+SUPPORTER_POPULARITY_EXPONENT = 0.4  # flatter: every case has its own supporters
+SUPPORTER_SHARE = 0.45
+SUPPORTER_SINGLE_CHOICE = 0.65
+SUPPORTER_DAILY = (0.3, 0.95)  # chance a supporter votes on a given day
+BROWSER_DAILY = (0.05, 0.4)
+BROWSER_CHOICE_COUNTS = ((1, 20), (2, 25), (3, 20), (4, 12), (5, 9), (6, 6), (7, 4), (8, 4))
+NEW_FOLLOWER_SHARE = 0.3  # followed during the campaign, minutes before their first vote
+NETWORK_MIX = (("nat", 55), ("home", 25), ("v6", 20))
+NAT_REGIONS = 24
+NAT_BALLOTS_PER_ADDRESS = 12  # how shared a carrier NAT egress address is
+NAT_ADDRESSES_PER_SUBNET = 4
+MIN_NAT_ADDRESSES = 200
+IPV6_SUBNETS = 60
+WECHAT_USER_AGENTS = 420
+NON_WECHAT_SHARE = 0.12
+USER_AGENT_POPULARITY_EXPONENT = 0.9
+# Seconds between the page being served and the ballot cast (lognormal median, sigma).
+DWELL_FIRST = (35.0, 0.8)
+DWELL_RETURNING = (20.0, 0.8)
+DWELL_LIMITS = (2.2, 900.0)  # the server refuses anything faster than 2 s
+FOLLOW_LAG = (90.0, 0.8)  # a new follower: seconds from following to casting
+FOLLOW_LAG_MIN = 20.0
+
+# Traps: honest, must not be flagged.
+VILLAGE_BALLOTS = (150, 250)
+VILLAGE_SINGLE_CHOICE = 0.25
+VILLAGE_NEW_FOLLOWERS = 0.6
+VILLAGE_ARRIVAL_MINUTES = 45.0  # mean minutes after the chief's message
+VILLAGE_HOURS = 3.5
+VIRAL_SHARE = 0.15  # of --ballots
+VIRAL_MIN_BALLOTS = 1_000
+VIRAL_SINGLE_CHOICE = 0.6
+VIRAL_NEW_FOLLOWERS = 0.8
+VIRAL_ARRIVAL_MINUTES = 100.0
+VIRAL_HOURS = 8.0
+
+# Attacks: must be flagged.
+SCRIPT_BALLOTS = (300, 450)
+SCRIPT_GAP_SECONDS = (32.0, 45.0)  # stays under the per-address hourly budget (120)
+SCRIPT_JITTER = 0.03
+SCRIPT_DWELL = (2.1, 2.6)
+SCRIPT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+PROXY_BALLOTS = (400, 650)
+PROXY_FEW_SUBNETS = 4
+PROXY_USER_AGENTS = 3
+PROXY_MEAN_GAP_SECONDS = (8.0, 14.0)
+PROXY_DWELL = (2.1, 3.5)
+PROXY_FOLLOW_LEAD = (2.0, 6.0)  # seconds between following and the form being served
+FARM_BALLOTS = (250, 400)
+FARM_MINUTES = 40
+FARM_PHONES = (8, 12)
+FARM_PHONE_MODELS = 4
+FARM_ADDRESSES = (4, 5)
+FARM_DECOYS = (1, 2)
+FARM_DWELL = (4.0, 15.0)
+FARM_FOLLOW_LEAD = (60.0, 360.0)
+DRIP_GAP_MINUTES = (12.0, 28.0)
+DRIP_ADDRESSES = 4
+DRIP_PHONES = 3
+DRIP_DWELL = (3.0, 8.0)
+DRIP_FOLLOW_LEAD = (120.0, 480.0)
+
+# Address ranges (first octets) kept apart so kinds of network never share a /24.
+NAT_OCTETS = (36, 39, 42, 106, 111, 112, 117, 120, 223)
+HOME_OCTETS = (58, 59, 60, 61, 113, 114, 115, 116, 124, 125, 180, 182, 218, 219, 220, 221, 222)
+DATACENTER_OCTETS = (47, 101, 118, 119, 121, 123, 139, 150)
+IPV6_CARRIERS = ("2409:8a", "240e:3", "2408:84")
+
+ANDROID_MODELS = (
+    "V2134A", "PGBM10", "M2012K11AC", "NOH-AN00", "ANA-AN00", "ELS-AN00", "22081212C",
+    "2201123C", "V2049A", "PDEM10", "RMX3366", "JAD-AL50", "LIO-AN00", "TAS-AN00", "M2102K1C",
+    "SM-G9910", "PFJM10", "V2172A", "PHB110", "23049RAD8C", "ALN-AL00", "CTR-AL00", "V2309A",
+    "PJD110", "BRA-AL00", "FNE-AN00", "RMX3706", "2211133C", "PGEM10", "V2227A",
+)  # fmt: skip
+ANDROID_VERSIONS = ("10", "11", "12", "13", "14")
+IOS_VERSIONS = (
+    "15_6_1",
+    "16_1_2",
+    "16_5",
+    "16_6_1",
+    "17_0_3",
+    "17_1_2",
+    "17_4_1",
+    "17_5_1",
+    "18_0",
+)
+WECHAT_VERSIONS = (
+    ("8.0.38", "0x18002629"), ("8.0.40", "0x1800282a"), ("8.0.42", "0x18002a2f"),
+    ("8.0.44", "0x18002c2d"), ("8.0.47", "0x18002f2c"), ("8.0.49", "0x18003137"),
+)  # fmt: skip
+CHROME_VERSIONS = ("107.0.5304.141", "111.0.5563.116", "116.0.0.0", "122.0.6261.120")
+NET_TYPES = ("WIFI", "4G", "5G")
+OTHER_USER_AGENTS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; U; Android 12; zh-cn; M2012K11AC Build/SKQ1.211006.001) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.127 Mobile Safari/537.36 XiaoMi/MiuiBrowser/17.8.60",
+    "Mozilla/5.0 (Linux; U; Android 12; zh-CN; PGBM10 Build/SP1A.210812.016) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.58 UCBrowser/15.5.2.1201 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; ANA-AN00) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/99.0.4844.88 Mobile Safari/537.36 HuaweiBrowser/14.0.4.302",
+    "Mozilla/5.0 (Linux; U; Android 11; zh-cn; PDEM10) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/109.0.5414.86 MQQBrowser/14.7 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; U; Android 13; zh-CN; 22081212C) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.58 Quark/6.9.5.500 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.0.0",
+    "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/108.0.5359.95 Safari/537.36 QIHU 360SE",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Safari/537.36 WindowsWechat(0x63090819) XWEB/8447",
+)  # fmt: skip
+
+
+class SimulationError(Exception):
+    """The simulation cannot run as asked; the message says why."""
+
+
+@dataclass
+class Scenario:
+    """What was written, and the ground truth a detector is judged against."""
+
+    batch: int
+    seed: int
+    start: datetime
+    end: datetime
+    targets: dict[str, int]  # attack name → the case it boosts
+    decoys: list[int]  # popular cases the farm adds as camouflage
+    village_case: int  # trap: one Wi-Fi, one evening
+    viral_case: int  # trap: a real surge
+    counts: dict[str, int]  # ballots written per kind ("honest", "village", "script", …)
+    ballot_ids: dict[str, list[int]] = field(default_factory=dict)  # per kind, honest excluded
+    followers: int = 0
+    popularity: list[int] = field(default_factory=list)  # case numbers, most popular first
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def attacked_cases(self) -> set[int]:
+        return set(self.targets.values())
+
+
+def random_for(seed: int, part: str) -> random.Random:
+    """An independent, reproducible generator per part of the simulation.
+
+    Not for secrets (these are test data); a string seed is hashed the same way in
+    every process, unlike `hash()`.
+    """
+    return random.Random(f"casevote-simulation:{seed}:{part}")  # noqa: S311
+
+
+# --- Time --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Slot:
+    start: float  # timestamp
+    end: float
+    weight: float
+
+
+class _Calendar:
+    """The simulated window as Beijing dates, each cut into hourly slots weighted by
+    the diurnal curve (clipped at the window's edges)."""
+
+    def __init__(self, start: datetime, end: datetime):
+        self.start, self.end = start.timestamp(), end.timestamp()
+        self.dates: list[date] = []
+        self.slots: list[list[_Slot]] = []
+        self.cumulative: list[list[float]] = []
+        self.mass: list[float] = []  # share of a full day's votes each date can hold
+        full_day = sum(HOUR_WEIGHTS)
+        hour = start.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0)
+        while hour.timestamp() < self.end:
+            slot_start = max(hour.timestamp(), self.start)
+            slot_end = min((hour + timedelta(hours=1)).timestamp(), self.end)
+            weight = HOUR_WEIGHTS[hour.hour] * (slot_end - slot_start) / 3600
+            if not self.dates or self.dates[-1] != hour.date():
+                self.dates.append(hour.date())
+                self.slots.append([])
+            self.slots[-1].append(_Slot(slot_start, slot_end, weight))
+            hour = (hour + timedelta(hours=1)).astimezone(BEIJING)
+        for slots in self.slots:
+            running, cumulative = 0.0, []
+            for slot in slots:
+                running += slot.weight
+                cumulative.append(running)
+            self.cumulative.append(cumulative)
+            self.mass.append(running / full_day)
+
+    def moment(self, rng: random.Random, day: int) -> float:
+        """A vote time on date `day`, following the diurnal curve."""
+        slot = rng.choices(self.slots[day], cum_weights=self.cumulative[day])[0]
+        return rng.uniform(slot.start, slot.end)
+
+    def day_weighted(self, rng: random.Random) -> int:
+        return rng.choices(range(len(self.dates)), weights=self.mass)[0]
+
+    def local(self, day: int, hour: float) -> float:
+        """The timestamp of `hour` (fractional) on date `day`, Beijing time."""
+        midnight = datetime.combine(self.dates[day], datetime.min.time(), tzinfo=BEIJING)
+        return (midnight + timedelta(hours=hour)).timestamp()
+
+    def fit(self, moment: float, duration: float) -> float:
+        """Move an episode of `duration` seconds starting at `moment` inside the window."""
+        latest = self.end - duration - 1
+        return max(self.start, min(moment, latest))
+
+    def inner_day(self, rng: random.Random) -> int:
+        """A date away from the window's edges when there is one."""
+        if len(self.dates) <= 2:
+            return len(self.dates) - 1
+        return rng.randrange(1, len(self.dates) - 1)
+
+
+# --- Identities and networks --------------------------------------------------------
+
+
+class _Addresses:
+    """Address pools: carrier NAT egress addresses per region, home lines, IPv6 /48s,
+    datacenter /24s. Each pool's first octets are disjoint from the others'."""
+
+    def __init__(self, rng: random.Random, honest_ballots: int):
+        self.rng = rng
+        self.used_subnets: set[tuple[int, int, int]] = set()
+        nat_total = max(
+            MIN_NAT_ADDRESSES,
+            round(honest_ballots * dict(NETWORK_MIX)["nat"] / 100 / NAT_BALLOTS_PER_ADDRESS),
+        )
+        per_region = max(NAT_ADDRESSES_PER_SUBNET, nat_total // NAT_REGIONS)
+        self.nat: list[list[str]] = []
+        for _ in range(NAT_REGIONS):
+            region: list[str] = []
+            while len(region) < per_region:
+                prefix = self.new_subnet(NAT_OCTETS)
+                region.extend(
+                    f"{prefix}.{host}"
+                    for host in rng.sample(range(2, 254), NAT_ADDRESSES_PER_SUBNET)
+                )
+            self.nat.append(region[:per_region])
+        self.ipv6: list[str] = []
+        for _ in range(IPV6_SUBNETS):
+            carrier = rng.choice(IPV6_CARRIERS)
+            self.ipv6.append(f"{carrier}{rng.getrandbits(8):02x}:{rng.getrandbits(16):x}")
+        self.cache: dict[str, tuple[str, str, str]] = {}
+
+    def new_subnet(self, octets: Sequence[int]) -> str:
+        while True:
+            key = (self.rng.choice(octets), self.rng.randrange(1, 255), self.rng.randrange(0, 256))
+            if key not in self.used_subnets:
+                self.used_subnets.add(key)
+                return ".".join(map(str, key))
+
+    def home(self) -> str:
+        """A home line: its own address, almost always in a /24 nobody else here uses."""
+        return f"{self.new_subnet(HOME_OCTETS)}.{self.rng.randrange(2, 254)}"
+
+    def datacenter_subnets(self, count: int) -> list[str]:
+        return [self.new_subnet(DATACENTER_OCTETS) for _ in range(count)]
+
+    def nat_address(self, rng: random.Random, region: int) -> str:
+        return rng.choice(self.nat[region])
+
+    def ipv6_prefix(self, rng: random.Random) -> str:
+        """A phone's /64 inside one of the carriers' /48s."""
+        return f"{rng.choice(self.ipv6)}:{rng.getrandbits(16):x}"
+
+    @staticmethod
+    def ipv6_address(rng: random.Random, prefix: str) -> str:
+        groups = ":".join(f"{rng.getrandbits(16):x}" for _ in range(4))
+        return f"{prefix}:{groups}"
+
+    def describe(self, raw: str) -> tuple[str, str, str]:
+        """(canonical address, network, /24 subnet) through `ballots.network`."""
+        known = self.cache.get(raw)
+        if known is None:
+            address = ipaddress.ip_address(raw)
+            known = (
+                str(address),
+                network.address_network(address),
+                network.address_subnet(address),
+            )
+            self.cache[raw] = known
+        return known
+
+
+def _user_agents(rng: random.Random) -> tuple[list[str], list[float]]:
+    """Hundreds of WeChat in-app browser user agents and a few others, with weights
+    skewed like a real phone market (a few models are everywhere)."""
+    agents: list[str] = []
+    seen: set[str] = set()
+    while len(agents) < WECHAT_USER_AGENTS:
+        version, code = rng.choice(WECHAT_VERSIONS)
+        net = rng.choice(NET_TYPES)
+        if rng.random() < 0.35:
+            ios = rng.choice(IOS_VERSIONS)
+            agent = (
+                f"Mozilla/5.0 (iPhone; CPU iPhone OS {ios} like Mac OS X) AppleWebKit/605.1.15 "
+                f"(KHTML, like Gecko) Mobile/15E148 MicroMessenger/{version}({code}) "
+                f"NetType/{net} Language/zh_CN"
+            )
+        else:
+            model = rng.choice(ANDROID_MODELS)
+            agent = (
+                f"Mozilla/5.0 (Linux; Android {rng.choice(ANDROID_VERSIONS)}; {model} "
+                f"Build/{model[:3].upper()}{rng.randrange(10, 99)}; wv) AppleWebKit/537.36 "
+                f"(KHTML, like Gecko) Version/4.0 Chrome/{rng.choice(CHROME_VERSIONS)} Mobile "
+                f"Safari/537.36 XWEB/{rng.randrange(5000, 9000)} MMWEBSDK/20231002 "
+                f"MicroMessenger/{version}.{rng.randrange(2300, 2600)}({code}) "
+                f"WeChat/arm64 Weixin NetType/{net} Language/zh_CN ABI/arm64"
+            )
+        if agent not in seen:
+            seen.add(agent)
+            agents.append(agent)
+    rng.shuffle(agents)
+    weights = [1 / (rank + 1) ** USER_AGENT_POPULARITY_EXPONENT for rank in range(len(agents))]
+    wechat_mass = sum(weights)
+    other_weight = wechat_mass * NON_WECHAT_SHARE / (1 - NON_WECHAT_SHARE) / len(OTHER_USER_AGENTS)
+    agents.extend(OTHER_USER_AGENTS)
+    weights.extend([other_weight] * len(OTHER_USER_AGENTS))
+    return agents, weights
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float, low: float, high: float) -> float:
+    return min(high, max(low, rng.lognormvariate(math.log(median), sigma)))
+
+
+def _device_id(rng: random.Random) -> str:
+    return f"sim{rng.getrandbits(64):016x}"
+
+
+# --- Writing -----------------------------------------------------------------------
+
+
+class _Writer:
+    """Buffers ballots and writes them (and their choices) in chunks."""
+
+    def __init__(self, batch: Batch, seed: int, case_ids: dict[int, int], chunk_size: int):
+        self.batch = batch
+        self.case_ids = case_ids
+        self.chunk_size = chunk_size
+        self.daily = batch.frequency == Batch.Frequency.DAILY
+        self.pending: list[tuple] = []
+        self.counts: dict[str, int] = {}
+        self.ids: dict[str, list[int]] = {}
+        self.written = 0
+        digest = hashlib.sha256(f"{batch.number}:{seed}".encode()).digest()
+        self.salt = digest[:8].hex()
+        rng = random_for(seed, "receipts")
+        self.space = len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH
+        self.multiplier = rng.randrange(1, self.space)
+        while math.gcd(self.multiplier, self.space) != 1:
+            self.multiplier = rng.randrange(1, self.space)
+        self.offset = rng.randrange(self.space)
+
+    def receipt(self, number: int) -> str:
+        """A unique, reproducible code: an affine bijection of the ballot's number."""
+        value = (self.multiplier * number + self.offset) % self.space
+        base = len(RECEIPT_ALPHABET)
+        digits = []
+        for _ in range(RECEIPT_LENGTH):
+            value, digit = divmod(value, base)
+            digits.append(RECEIPT_ALPHABET[digit])
+        return "".join(digits)
+
+    def add(
+        self,
+        kind: str,
+        follower_id: int,
+        cast: float,
+        dwell: float,
+        address: tuple[str, str, str],
+        user_agent: str,
+        device_id: str,
+        cases: Sequence[int],
+    ) -> None:
+        self.pending.append((kind, follower_id, cast, dwell, address, user_agent, device_id, cases))
+        if len(self.pending) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        ballots = []
+        for _kind, follower_id, cast, dwell, address, user_agent, device_id, _ in self.pending:
+            cast_at = datetime.fromtimestamp(cast, BEIJING)
+            number = self.written
+            self.written += 1
+            ballots.append(
+                Ballot(
+                    follower_id=follower_id,
+                    batch_id=self.batch.pk,
+                    period=cast_at.date().isoformat() if self.daily else CAMPAIGN_PERIOD,
+                    cast_at=cast_at,
+                    cast_day=cast_at.date(),
+                    form_served_at=cast_at - timedelta(seconds=dwell),
+                    form_nonce=f"sim{number:08x}{self.salt}",
+                    ip_address=address[0],
+                    ip_network=address[1],
+                    ip_subnet=address[2],
+                    user_agent=user_agent,
+                    device_id=device_id,
+                    receipt=self.receipt(number),
+                )
+            )
+        Ballot.objects.bulk_create(ballots)
+        choices = []
+        for ballot, (kind, *_, cases) in zip(ballots, self.pending, strict=True):
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if kind != HONEST:
+                self.ids.setdefault(kind, []).append(ballot.pk)
+            choices.extend(Choice(ballot_id=ballot.pk, case_id=self.case_ids[n]) for n in cases)
+        Choice.objects.bulk_create(choices)
+        self.pending.clear()
+
+
+def _create_followers(prefix: str, kind: str, followed: Sequence[float]) -> list[int]:
+    """Followers for one kind of traffic, in chunks; returns their primary keys."""
+    pks: list[int] = []
+    for offset in range(0, len(followed), CHUNK_SIZE):
+        chunk = [
+            FollowerModel(
+                backend=SIMULATED_BACKEND,
+                key=f"{prefix}-{kind}-{offset + i:05d}",
+                followed_at=datetime.fromtimestamp(moment, BEIJING),
+            )
+            for i, moment in enumerate(followed[offset : offset + CHUNK_SIZE])
+        ]
+        pks.extend(f.pk for f in FollowerModel.objects.bulk_create(chunk))
+    return pks
+
+
+# --- The simulation ----------------------------------------------------------------
+
+
+@dataclass
+class _Honest:
+    pk: int
+    supporter_of: int | None
+    daily: float
+    first_day: int  # a new follower's first vote; 0 for those who followed earlier
+    first_vote: float | None
+    first_dwell: float
+    net: str
+    place: str | int  # NAT region, home address or IPv6 /64
+    user_agent: str
+    device_id: str
+    votes: int = 0
+
+
+class _Simulation:
+    def __init__(
+        self,
+        batch: Batch,
+        seed: int,
+        attacks: Sequence[str],
+        days: int,
+        ballots: int,
+        end: datetime,
+        chunk_size: int,
+    ):
+        self.batch, self.seed, self.attacks = batch, seed, list(attacks)
+        self.ballots = ballots
+        self.end_at = end
+        self.start_at = end - timedelta(days=days)
+        self.calendar = _Calendar(self.start_at, self.end_at)
+        self.prefix = follower_prefix(batch, seed)
+        cases = list(
+            Case.objects.filter(batch=batch)
+            .exclude(status=Case.Status.DISQUALIFIED)
+            .order_by("number")
+            .values_list("number", "pk")
+        )
+        self.case_ids = dict(cases)
+        numbers = [number for number, _ in cases]
+        self.min_choices = batch.min_choices
+        self.max_choices = min(batch.effective_max_choices(len(numbers)), len(numbers))
+        if len(numbers) < self.cases_needed() or self.min_choices > len(numbers):
+            raise SimulationError(
+                f"第{batch.number}批可投票的案例只有 {len(numbers)} 个，"
+                f"这次模拟至少需要 {self.cases_needed()} 个。"
+            )
+        roles = random_for(seed, "roles")
+        self.popularity = roles.sample(numbers, len(numbers))  # most popular first
+        self.weights = [
+            1 / (rank + 1) ** POPULARITY_EXPONENT for rank in range(len(self.popularity))
+        ]
+        self.supporter_weights = [
+            1 / (rank + 1) ** SUPPORTER_POPULARITY_EXPONENT for rank in range(len(numbers))
+        ]
+        self.cumulative = list(_accumulate(self.weights))
+        # Roles are assigned for every attack whatever is requested, so a case keeps
+        # its role between runs with different --attacks.
+        self.decoys = self.popularity[: roles.randint(*FARM_DECOYS)]
+        lower = self.popularity[len(numbers) // 3 :]
+        picked = roles.sample(lower, len(ATTACKS) + 1)
+        self.all_targets = dict(zip(ATTACKS, picked, strict=False))
+        self.village_case = picked[-1]
+        middle = [n for n in self.popularity[2:] if n not in picked]
+        self.viral_case = roles.choice(middle[: max(1, len(middle) // 2)])
+        self.addresses = _Addresses(random_for(seed, "addresses"), ballots)
+        self.user_agents, ua_weights = _user_agents(random_for(seed, "user-agents"))
+        self.ua_cumulative = list(_accumulate(ua_weights))
+        self.writer = _Writer(batch, seed, self.case_ids, chunk_size)
+        self.followers = 0
+
+    @staticmethod
+    def cases_needed() -> int:
+        return max(FARM_DECOYS) + len(ATTACKS) + len(TRAPS) + 2
+
+    def run(self) -> Scenario:
+        self.honest()
+        self.village()
+        self.viral()
+        for attack in ATTACKS:
+            if attack in self.attacks:
+                getattr(self, attack)()
+        self.writer.flush()
+        return Scenario(
+            batch=self.batch.number,
+            seed=self.seed,
+            start=self.start_at,
+            end=self.end_at,
+            targets={a: self.all_targets[a] for a in ATTACKS if a in self.attacks},
+            decoys=list(self.decoys) if "farm" in self.attacks else [],
+            village_case=self.village_case,
+            viral_case=self.viral_case,
+            counts=dict(self.writer.counts),
+            ballot_ids=self.writer.ids,
+            followers=self.followers,
+            popularity=list(self.popularity),
+        )
+
+    # Choices --------------------------------------------------------------------
+
+    def popular_cases(self, rng: random.Random, count: int, given: Iterable[int] = ()) -> tuple:
+        count = max(self.min_choices, min(count, self.max_choices))
+        chosen = list(given)[:count]
+        while len(chosen) < count:
+            number = rng.choices(self.popularity, cum_weights=self.cumulative)[0]
+            if number not in chosen:
+                chosen.append(number)
+        return tuple(sorted(chosen))
+
+    def supporter_choice(self, rng: random.Random, own: int, single: float) -> tuple:
+        if rng.random() < single:
+            return self.popular_cases(rng, 1, [own])
+        return self.popular_cases(rng, 1 + rng.randint(1, 3), [own])
+
+    def browser_choice(self, rng: random.Random) -> tuple:
+        sizes, weights = zip(*BROWSER_CHOICE_COUNTS, strict=True)
+        return self.popular_cases(rng, rng.choices(sizes, weights=weights)[0])
+
+    def user_agent(self, rng: random.Random) -> str:
+        return rng.choices(self.user_agents, cum_weights=self.ua_cumulative)[0]
+
+    def place(self, rng: random.Random) -> tuple[str, str | int]:
+        names, weights = zip(*NETWORK_MIX, strict=True)
+        net = rng.choices(names, weights=weights)[0]
+        if net == "nat":
+            return net, rng.randrange(NAT_REGIONS)
+        if net == "home":
+            return net, self.addresses.home()
+        return net, self.addresses.ipv6_prefix(rng)
+
+    def address(self, rng: random.Random, net: str, place: str | int) -> tuple[str, str, str]:
+        if net == "nat":
+            raw = self.addresses.nat_address(rng, place)
+        elif net == "home":
+            raw = place
+        else:
+            raw = self.addresses.ipv6_address(rng, place)
+        return self.addresses.describe(raw)
+
+    def dwell(self, rng: random.Random, first: bool) -> float:
+        median, sigma = DWELL_FIRST if first else DWELL_RETURNING
+        return _lognormal(rng, median, sigma, *DWELL_LIMITS)
+
+    def earlier_follow(self, rng: random.Random) -> float:
+        return self.calendar.start - rng.uniform(86_400, 700 * 86_400)
+
+    def follow_lag(self, rng: random.Random) -> float:
+        return _lognormal(rng, *FOLLOW_LAG, FOLLOW_LAG_MIN, 3_600)
+
+    # Honest traffic ---------------------------------------------------------------
+
+    def honest(self) -> None:
+        rng = random_for(self.seed, HONEST)
+        calendar = self.calendar
+        once = self.batch.frequency == Batch.Frequency.ONCE
+        profiles: list[_Honest] = []
+        followed: list[float] = []
+        expected = 0.0
+        while expected < self.ballots:
+            supporter = rng.random() < SUPPORTER_SHARE
+            own = (
+                rng.choices(self.popularity, weights=self.supporter_weights)[0]
+                if supporter
+                else None
+            )
+            daily = rng.uniform(*(SUPPORTER_DAILY if supporter else BROWSER_DAILY))
+            net, place = self.place(rng)
+            profile = _Honest(
+                pk=0,
+                supporter_of=own,
+                daily=daily,
+                first_day=0,
+                first_vote=None,
+                first_dwell=self.dwell(rng, first=True),
+                net=net,
+                place=place,
+                user_agent=self.user_agent(rng),
+                device_id=_device_id(rng),
+            )
+            if rng.random() < NEW_FOLLOWER_SHARE:
+                profile.first_day = calendar.day_weighted(rng)
+                profile.first_vote = calendar.moment(rng, profile.first_day)
+                followed.append(profile.first_vote - profile.first_dwell - self.follow_lag(rng))
+                later = sum(calendar.mass[profile.first_day + 1 :])
+                expected += 1 if once else 1 + daily * later
+            else:
+                followed.append(self.earlier_follow(rng))
+                stay_away = math.prod(1 - daily * mass for mass in calendar.mass)
+                expected += (1 - stay_away) if once else daily * sum(calendar.mass)
+            profiles.append(profile)
+        for profile, pk in zip(
+            profiles, _create_followers(self.prefix, HONEST, followed), strict=True
+        ):
+            profile.pk = pk
+        self.followers += len(profiles)
+
+        for day in range(len(calendar.dates)):
+            for profile in profiles:
+                if day < profile.first_day or (once and profile.votes):
+                    continue
+                if day == profile.first_day and profile.first_vote is not None:
+                    cast = profile.first_vote
+                elif rng.random() < profile.daily * calendar.mass[day]:
+                    cast = calendar.moment(rng, day)
+                else:
+                    continue
+                if profile.supporter_of is not None:
+                    cases = self.supporter_choice(
+                        rng, profile.supporter_of, SUPPORTER_SINGLE_CHOICE
+                    )
+                else:
+                    cases = self.browser_choice(rng)
+                self.writer.add(
+                    HONEST,
+                    profile.pk,
+                    cast,
+                    profile.first_dwell if profile.votes == 0 else self.dwell(rng, first=False),
+                    self.address(rng, profile.net, profile.place),
+                    profile.user_agent,
+                    profile.device_id,
+                    cases,
+                )
+                profile.votes += 1
+
+    # Traps ------------------------------------------------------------------------
+
+    def arrivals(
+        self, rng: random.Random, count: int, begin: float, mean_minutes: float, hours: float
+    ) -> list[float]:
+        """Human arrivals after a message: exponential delays, cut at `hours`."""
+        times = []
+        while len(times) < count:
+            delay = rng.expovariate(1 / (mean_minutes * 60))
+            if delay < hours * 3600:
+                times.append(begin + delay)
+        return sorted(times)
+
+    def one_time_voters(
+        self,
+        kind: str,
+        rng: random.Random,
+        casts: Sequence[float],
+        dwells: Sequence[float],
+        follow: Callable[[float, float], float],
+    ) -> list[int]:
+        """One new follower per ballot; `follow(cast, dwell)` says when they followed."""
+        followed = [follow(cast, dwell) for cast, dwell in zip(casts, dwells, strict=True)]
+        pks = _create_followers(self.prefix, kind, followed)
+        self.followers += len(pks)
+        return pks
+
+    def village(self) -> None:
+        """One Wi-Fi in a village, one evening: real phones, human pace, several cases."""
+        rng = random_for(self.seed, "village")
+        count = rng.randint(*VILLAGE_BALLOTS)
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(
+            self.calendar.local(day, rng.uniform(18.0, 19.5)), VILLAGE_HOURS * 3600
+        )
+        casts = self.arrivals(rng, count, begin, VILLAGE_ARRIVAL_MINUTES, VILLAGE_HOURS)
+        dwells = [self.dwell(rng, first=True) for _ in casts]
+        wifi = self.addresses.describe(self.addresses.home())
+
+        def follow(cast: float, dwell: float) -> float:
+            if rng.random() < VILLAGE_NEW_FOLLOWERS:
+                return cast - dwell - self.follow_lag(rng)
+            return self.earlier_follow(rng)
+
+        pks = self.one_time_voters("village", rng, casts, dwells, follow)
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            cases = self.supporter_choice(rng, self.village_case, VILLAGE_SINGLE_CHOICE)
+            self.writer.add(
+                "village", pk, cast, dwell, wifi, self.user_agent(rng), _device_id(rng), cases
+            )
+
+    def viral(self) -> None:
+        """A case in the news at lunchtime: thousands of new voters over an afternoon."""
+        rng = random_for(self.seed, "viral")
+        count = max(VIRAL_MIN_BALLOTS, round(self.ballots * VIRAL_SHARE))
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(self.calendar.local(day, rng.uniform(11, 13)), VIRAL_HOURS * 3600)
+        casts = self.arrivals(rng, count, begin, VIRAL_ARRIVAL_MINUTES, VIRAL_HOURS)
+        dwells = [self.dwell(rng, first=True) for _ in casts]
+
+        def follow(cast: float, dwell: float) -> float:
+            if rng.random() < VIRAL_NEW_FOLLOWERS:
+                return cast - dwell - self.follow_lag(rng)
+            return self.earlier_follow(rng)
+
+        pks = self.one_time_voters("viral", rng, casts, dwells, follow)
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            net, place = self.place(rng)
+            cases = self.supporter_choice(rng, self.viral_case, VIRAL_SINGLE_CHOICE)
+            self.writer.add(
+                "viral",
+                pk,
+                cast,
+                dwell,
+                self.address(rng, net, place),
+                self.user_agent(rng),
+                _device_id(rng),
+                cases,
+            )
+
+    # Attacks ----------------------------------------------------------------------
+
+    def single(self, rng: random.Random, target: int) -> tuple:
+        """The target alone (padded with popular cases if the batch demands more)."""
+        return self.popular_cases(rng, 1, [target])
+
+    def script(self) -> None:
+        """One address, one user agent, a vote every ~40 s, single-choice, no reading."""
+        rng = random_for(self.seed, "script")
+        target = self.all_targets["script"]
+        count = rng.randint(*SCRIPT_BALLOTS)
+        gap = rng.uniform(*SCRIPT_GAP_SECONDS)
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(self.calendar.local(day, rng.uniform(9, 16)), count * gap * 1.1)
+        casts, moment = [], begin
+        for _ in range(count):
+            casts.append(moment)
+            moment += gap * (1 + rng.uniform(-SCRIPT_JITTER, SCRIPT_JITTER))
+        dwells = [rng.uniform(*SCRIPT_DWELL) for _ in casts]
+        bought = begin - rng.uniform(3_600, 3 * 3_600)  # accounts followed in one go
+        pks = self.one_time_voters(
+            "script", rng, casts, dwells, lambda c, d: bought + rng.uniform(0, 600)
+        )
+        server = self.addresses.describe(f"{self.addresses.datacenter_subnets(1)[0]}.17")
+        cases = self.single(rng, target)
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            self.writer.add(
+                "script", pk, cast, dwell, server, SCRIPT_USER_AGENT, _device_id(rng), cases
+            )
+
+    def proxy(self) -> None:
+        """A rotating proxy pool: a new datacenter address per ballot, a few spoofed
+        user agents, accounts that followed seconds before voting, single-choice."""
+        rng = random_for(self.seed, "proxy")
+        target = self.all_targets["proxy"]
+        count = rng.randint(*PROXY_BALLOTS)
+        few = rng.random() < 0.5
+        subnets = self.addresses.datacenter_subnets(PROXY_FEW_SUBNETS if few else count // 3)
+        mean_gap = rng.uniform(*PROXY_MEAN_GAP_SECONDS)
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(
+            self.calendar.local(day, rng.uniform(10, 20)), count * mean_gap * 2
+        )
+        casts, moment = [], begin
+        for _ in range(count):
+            moment += rng.expovariate(1 / mean_gap)
+            casts.append(moment)
+        dwells = [rng.uniform(*PROXY_DWELL) for _ in casts]
+        pks = self.one_time_voters(
+            "proxy", rng, casts, dwells, lambda c, d: c - d - rng.uniform(*PROXY_FOLLOW_LEAD)
+        )
+        agents = rng.sample(self.user_agents[:WECHAT_USER_AGENTS], PROXY_USER_AGENTS)
+        used: set[str] = set()
+        cases = self.single(rng, target)
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            raw = f"{rng.choice(subnets)}.{rng.randrange(2, 255)}"
+            while raw in used:
+                raw = f"{rng.choice(subnets)}.{rng.randrange(2, 255)}"
+            used.add(raw)
+            self.writer.add(
+                "proxy",
+                pk,
+                cast,
+                dwell,
+                self.addresses.describe(raw),
+                rng.choice(agents),
+                _device_id(rng),
+                cases,
+            )
+
+    def farm(self) -> None:
+        """A night click farm: a room of phones, hundreds of fresh accounts in 40
+        minutes, always the same cases — the target and popular decoys."""
+        rng = random_for(self.seed, "farm")
+        target = self.all_targets["farm"]
+        count = rng.randint(*FARM_BALLOTS)
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(
+            self.calendar.local(day, rng.uniform(1.0, 2.5)), FARM_MINUTES * 60
+        )
+        casts = sorted(begin + rng.uniform(0, FARM_MINUTES * 60) for _ in range(count))
+        dwells = [rng.uniform(*FARM_DWELL) for _ in casts]
+        pks = self.one_time_voters(
+            "farm", rng, casts, dwells, lambda c, d: c - d - rng.uniform(*FARM_FOLLOW_LEAD)
+        )
+        models = rng.sample(self.user_agents[:WECHAT_USER_AGENTS], FARM_PHONE_MODELS)
+        phones = [(rng.choice(models), _device_id(rng)) for _ in range(rng.randint(*FARM_PHONES))]
+        lines = [
+            self.addresses.describe(self.addresses.home())
+            for _ in range(rng.randint(*FARM_ADDRESSES))
+        ]
+        cases = self.popular_cases(rng, 1 + len(self.decoys), [target, *self.decoys])
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            agent, device = rng.choice(phones)
+            self.writer.add("farm", pk, cast, dwell, rng.choice(lines), agent, device, cases)
+
+    def drip(self) -> None:
+        """A slow drip: a ballot every 12–28 minutes around the clock for the whole
+        window, from a few home lines and phones, fresh accounts, single-choice."""
+        rng = random_for(self.seed, "drip")
+        target = self.all_targets["drip"]
+        casts, moment = [], self.calendar.start + rng.uniform(0, 1_800)
+        while moment < self.calendar.end - 60:
+            casts.append(moment)
+            moment += rng.uniform(*DRIP_GAP_MINUTES) * 60
+        dwells = [rng.uniform(*DRIP_DWELL) for _ in casts]
+        pks = self.one_time_voters(
+            "drip", rng, casts, dwells, lambda c, d: c - d - rng.uniform(*DRIP_FOLLOW_LEAD)
+        )
+        lines = [self.addresses.describe(self.addresses.home()) for _ in range(DRIP_ADDRESSES)]
+        phones = [(self.user_agent(rng), _device_id(rng)) for _ in range(DRIP_PHONES)]
+        cases = self.single(rng, target)
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            agent, device = rng.choice(phones)
+            self.writer.add("drip", pk, cast, dwell, rng.choice(lines), agent, device, cases)
+
+
+def _accumulate(values: Iterable[float]) -> Iterable[float]:
+    running = 0.0
+    for value in values:
+        running += value
+        yield running
+
+
+def follower_prefix(batch: Batch, seed: int) -> str:
+    return f"b{batch.number}s{seed}"
+
+
+def already_simulated(batch: Batch, seed: int) -> bool:
+    return FollowerModel.objects.filter(
+        backend=SIMULATED_BACKEND, key__startswith=f"{follower_prefix(batch, seed)}-"
+    ).exists()
+
+
+def has_real_ballots(batch: Batch) -> bool:
+    return Ballot.objects.filter(batch=batch).exclude(follower__backend=SIMULATED_BACKEND).exists()
+
+
+def simulate(
+    batch: Batch,
+    *,
+    seed: int,
+    attacks: Sequence[str] = ATTACKS,
+    days: int = DEFAULT_DAYS,
+    ballots: int = DEFAULT_BALLOTS,
+    end: datetime,
+    chunk_size: int = CHUNK_SIZE,
+) -> Scenario:
+    """Write a simulated poll for `batch` ending at `end`; all or nothing.
+
+    `ballots` is the honest background (about that many; the traps and attacks come
+    on top). Raises SimulationError when the batch cannot hold the scenario or this
+    seed was already simulated for it. Checking for real ballots is the caller's
+    business (the command refuses without --force).
+    """
+    unknown = sorted(set(attacks) - set(ATTACKS))
+    if unknown:
+        raise SimulationError(f"未知的攻击类型：{', '.join(unknown)}。可选：{', '.join(ATTACKS)}。")
+    if days < 1 or ballots < 1:
+        raise SimulationError("天数和选票数都必须是正整数。")
+    if end.tzinfo is None:
+        raise SimulationError("结束时间必须带时区。")
+    if already_simulated(batch, seed):
+        raise SimulationError(
+            f"第{batch.number}批已经用种子 {seed} 模拟过，换一个 --seed（模拟数据不会被删除）。"
+        )
+    with transaction.atomic():
+        return _Simulation(batch, seed, attacks, days, ballots, end, chunk_size).run()

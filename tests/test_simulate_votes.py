@@ -1,0 +1,174 @@
+"""manage.py simulate_votes: a synthetic, back-dated poll that obeys every ballot rule,
+the same for the same seed, and never mixed into real ballots by accident."""
+
+import re
+from collections import Counter
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, Ballot, Choice, Follower
+from ballots.simulation import SIMULATED_BACKEND, simulate
+from cases.models import Batch
+from tests.conftest import SHANGHAI, SIMULATION_DAYS, SIMULATION_END, make_ballot
+
+pytestmark = pytest.mark.django_db
+
+END = SIMULATION_END.strftime("%Y-%m-%d %H:%M")
+SMALL = ["--ballots", "500", "--days", str(SIMULATION_DAYS), "--end", END]
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("simulate_votes", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def fingerprint(batch) -> list[tuple]:
+    """What a rerun must reproduce: the first ballots' receipts, addresses, times, choices."""
+    ballots = Ballot.objects.filter(batch=batch).order_by("pk")[:50]
+    return [
+        (
+            b.receipt,
+            b.ip_address,
+            b.user_agent,
+            b.cast_at,
+            b.form_served_at,
+            b.follower.key,
+            tuple(b.choices.order_by("case__number").values_list("case__number", flat=True)),
+        )
+        for b in ballots.select_related("follower")
+    ]
+
+
+def test_it_writes_a_poll_and_says_which_case_each_attack_targets(simulation_batch):
+    output = run("--batch", "2", "--seed", "3", *SMALL)
+
+    assert "第2批模拟投票（种子 3）：2026年11月15日 00:00 至 2026年11月20日 00:00" in output
+    for kind in ("honest", "village", "viral", "script", "proxy", "farm", "drip"):
+        assert re.search(rf"^  {kind}\s+\d+ ", output, re.MULTILINE), kind
+    targets = re.findall(r"→ 案例 (\d{3})", output)
+    assert len(targets) == 6 and len(set(targets)) == 6  # village, viral and four attacks
+    assert "陪投" in output
+    total = int(re.search(r"共 (\d+) 张选票", output).group(1))
+    assert Ballot.objects.filter(batch=simulation_batch).count() == total
+
+
+def test_it_is_the_same_poll_for_the_same_seed(simulation_batch):
+    runs = []
+    for _ in range(2):
+        with transaction.atomic():
+            output = run("--batch", "2", "--seed", "5", *SMALL)
+            runs.append((output, fingerprint(simulation_batch)))
+            transaction.set_rollback(True)
+
+    assert runs[0] == runs[1]
+    assert len(runs[0][1]) == 50
+
+    run("--batch", "2", "--seed", "6", *SMALL)
+    assert fingerprint(simulation_batch) != runs[0][1]
+
+
+def test_it_obeys_every_ballot_rule(simulation_batch):
+    scenario = simulate(
+        simulation_batch, seed=8, ballots=800, days=SIMULATION_DAYS, end=SIMULATION_END
+    )
+
+    ballots = Ballot.objects.filter(batch=simulation_batch)
+    assert ballots.count() == scenario.total == sum(scenario.counts.values())
+    per_period = ballots.values("follower", "period").annotate(n=Count("id"))
+    assert max(row["n"] for row in per_period) == 1
+    voters = Follower.objects.filter(ballots__batch=simulation_batch).distinct()
+    assert set(voters.values_list("backend", flat=True)) == {SIMULATED_BACKEND}
+    assert Follower.objects.filter(backend=SIMULATED_BACKEND).count() == scenario.followers
+    now = timezone.now()
+    for ballot in ballots.select_related("follower").iterator():
+        local = ballot.cast_at.astimezone(SHANGHAI)
+        assert scenario.start <= ballot.cast_at < scenario.end < now  # back-dated
+        assert ballot.cast_day == local.date()
+        assert ballot.period == local.date().isoformat()
+        assert ballot.form_served_at < ballot.cast_at
+        assert ballot.follower.followed_at < ballot.form_served_at
+        assert ballot.ip_network and ballot.ip_subnet and ballot.user_agent and ballot.device_id
+        assert set(ballot.receipt) <= set(RECEIPT_ALPHABET)
+    assert ballots.values("receipt").distinct().count() == ballots.count()
+    assert ballots.values("form_nonce").distinct().count() == ballots.count()
+    choices = Counter(Choice.objects.filter(ballot__batch=simulation_batch).values_list("ballot"))
+    assert len(choices) == ballots.count()
+
+
+def test_it_keeps_to_one_ballot_per_follower_in_a_once_only_batch(simulation_batch):
+    simulation_batch.frequency = Batch.Frequency.ONCE
+    simulation_batch.save()
+
+    simulate(simulation_batch, seed=9, ballots=500, days=SIMULATION_DAYS, end=SIMULATION_END)
+
+    ballots = Ballot.objects.filter(batch=simulation_batch)
+    assert set(ballots.values_list("period", flat=True)) == {CAMPAIGN_PERIOD}
+    assert ballots.values("follower").distinct().count() == ballots.count()
+
+
+def test_it_writes_only_the_attacks_asked_for(simulation_batch):
+    output = run("--batch", "2", "--seed", "4", "--attacks", "script,drip", *SMALL)
+
+    assert "script" in output and "drip" in output
+    assert "proxy" not in output and "farm" not in output
+    run("--batch", "2", "--seed", "10", "--attacks", "none", *SMALL)
+    keys = Follower.objects.filter(key__startswith="b2s10-").values_list("key", flat=True)
+    assert keys and not any(re.search(r"-(script|proxy|farm|drip)-", key) for key in keys)
+
+
+def test_it_refuses_a_batch_with_real_ballots_unless_forced(simulation_batch):
+    real = make_ballot(simulation_batch, [31], when=SIMULATION_END - timedelta(days=1))
+
+    with pytest.raises(CommandError, match="已有真实选票.*--force"):
+        run("--batch", "2", "--seed", "1", *SMALL)
+    assert Ballot.objects.count() == 1
+
+    run("--batch", "2", "--seed", "1", "--force", *SMALL)
+    assert Ballot.objects.count() > 1
+    real.refresh_from_db()
+    assert real.status == Ballot.Status.VALID
+
+
+def test_it_refuses_the_same_seed_twice_on_a_batch(simulation_batch):
+    run("--batch", "2", "--seed", "2", *SMALL)
+    written = Ballot.objects.count()
+
+    with pytest.raises(CommandError, match="已经用种子 2 模拟过"):
+        run("--batch", "2", "--seed", "2", *SMALL)
+    assert Ballot.objects.count() == written
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch", "9", "--seed", "1"], "没有第9批"),
+        (["--batch", "2", "--seed", "1", "--attacks", "script,bots"], "未知的攻击类型 'bots'"),
+        (["--batch", "2", "--seed", "1", "--attacks", ","], "--attacks 为空"),
+        (["--batch", "2", "--seed", "x"], "--seed 'x' 不是整数"),
+        (["--batch", "2", "--seed", "-1"], "--seed 须在 0 到"),
+        (["--batch", "2", "--seed", "1", "--days", "0"], "--days 须在 1 到 60 之间"),
+        (["--batch", "2", "--seed", "1", "--ballots", "many"], "--ballots 'many' 不是整数"),
+        (["--batch", "2", "--seed", "1", "--end", "明天"], "不是有效的时间"),
+        (["--batch", "2", "--seed", "1", "--end", "2999-01-01 00:00"], "--end 不能晚于现在"),
+    ],
+)
+def test_it_refuses_bad_arguments_and_writes_nothing(simulation_batch, args, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run(*args)
+
+    assert not Ballot.objects.exists()
+    assert not Follower.objects.exists()
+
+
+def test_it_refuses_a_batch_without_cases(db):
+    Batch.objects.create(number=3, name="第三批", first_number=61, last_number=90)
+
+    with pytest.raises(CommandError, match="第3批还没有案例"):
+        run("--batch", "3", "--seed", "1", *SMALL)
