@@ -36,8 +36,7 @@ def batch_reports(batch: Batch) -> list[detection.CaseReport]:
     key = _cache_key(batch)
     reports = cache.get(key)
     if reports is None:
-        numbers = list(batch.cases.values_list("number", flat=True))
-        reports = detection.detect(evidence.load_records(batch), numbers)
+        reports = evidence.batch_reports(batch)
         cache.set(key, reports, REPORT_CACHE_SECONDS)
     return reports
 
@@ -59,6 +58,14 @@ def gap_chart(report: detection.CaseReport):
     return bar_chart(
         [(label, count, None, False) for label, count in report.gap_histogram],
         title="相邻选票间隔分布",
+        height=120,
+    )
+
+
+def follow_lag_chart(report: detection.CaseReport):
+    return bar_chart(
+        [(label, count, None, False) for label, count in report.follow_lag_histogram],
+        title="关注到投票的时间间隔",
         height=120,
     )
 
@@ -85,8 +92,13 @@ def monitoring_view(request, batch_id: int):
     if chosen is not None:
         context |= {
             "chosen_title": titles.get(chosen.case, ""),
+            "families": [
+                (family, detection.FAMILY_LABELS.get(family.name, family.name))
+                for family in chosen.families
+            ],
             "hourly": hourly_chart(chosen),
             "gaps": gap_chart(chosen),
+            "follow_lag": follow_lag_chart(chosen),
             "void_form": VoidForm(),
         }
     return TemplateResponse(request, "admin/ballots/monitoring.html", context)

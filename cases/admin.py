@@ -59,7 +59,7 @@ class BatchAdmin(admin.ModelAdmin):
     list_display = [
         "number",
         "name",
-        "number_range_display",
+        "number_range",
         "voting_opens_at",
         "voting_closes_at",
         "results_published_at",
@@ -117,6 +117,10 @@ class BatchAdmin(admin.ModelAdmin):
         from ballots.monitoring import monitoring_view  # the detector loads only when used
 
         return monitoring_view(request, batch_id)
+
+    @admin.display(description="编号范围")
+    def number_range(self, batch: Batch) -> str:
+        return batch.number_range_display
 
     @admin.display(description="刷票监测")
     def monitoring_link(self, batch: Batch) -> str:
