@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ballots.models import Announcement, Ballot, Decision, DecisionBallot
 from ballots.tally import forget_tally
+from cases import freshness
 from cases.models import Batch, Case
 
 REASON_MIN_LENGTH = 4
@@ -94,7 +95,7 @@ def _change_ballots(
         DecisionBallot.objects.bulk_create(
             DecisionBallot(decision=decision, ballot_id=pk) for pk in ids
         )
-    forget_tally(decision.batch_id)
+    forget_tally()
     return Outcome(decision, changed, requested - changed)
 
 
@@ -173,7 +174,8 @@ def _change_case_status(
         if announcement is not None:
             _announce(decision, case, *announcement)
     case.status = to_status
-    forget_tally(case.batch_id)
+    forget_tally()
+    freshness.bump(freshness.CATALOGUE)
     return decision
 
 
@@ -246,6 +248,7 @@ def _publish(batch: Batch, field: str, kind: str, *, user, reason: str, refusal:
             raise DecisionRefused(refusal)
         decision = _record(kind, batch, user, reason)
     setattr(batch, field, now)
+    freshness.bump(freshness.CATALOGUE)
     return decision
 
 

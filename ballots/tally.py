@@ -2,8 +2,9 @@
 
 Aggregation over the choice rows of valid ballots, cached for a short time
 (`CASEVOTE_RESULTS_CACHE_SECONDS`): one query per batch per cache period however many
-people read the results. Voided ballots are never counted. Call `forget_tally`
-when ballots or cases change status so the page does not lag a committee decision.
+people read the results. Voided ballots are never counted. Decisions call
+`forget_tally`, which makes every worker recount at once; new ballots show within
+the cache period.
 """
 
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from django.core.cache import cache
 from django.db.models import Count
 
 from ballots.models import Ballot, Choice
+from cases import freshness
 from cases.models import Batch, Case
 
 
 def _cache_key(batch_id: int) -> str:
-    return f"casevote:tally:{batch_id}"
+    return f"casevote:tally:{freshness.version(freshness.TALLY)}:{batch_id}"
 
 
 def count_votes(batch: Batch) -> tuple[dict[int, int], int]:
@@ -39,8 +41,9 @@ def count_votes(batch: Batch) -> tuple[dict[int, int], int]:
     return cached
 
 
-def forget_tally(batch_id: int) -> None:
-    cache.delete(_cache_key(batch_id))
+def forget_tally() -> None:
+    """After a decision changes what counts: every worker recounts (on commit)."""
+    freshness.bump(freshness.TALLY)
 
 
 @dataclass(frozen=True)

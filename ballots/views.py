@@ -19,6 +19,7 @@ from ballots.services import (
 )
 from ballots.tokens import make_form_token
 from cases.models import Batch, Case
+from cases.pagecache import cached_page
 
 
 def get_current_batch_or_404() -> Batch:
@@ -128,18 +129,21 @@ def results(request):
 
 
 @require_safe
+@cached_page()
 def announcements(request):
     items = Announcement.objects.select_related("case").order_by("-published_at", "-pk")
     return render(request, "ballots/announcements.html", {"announcements": items})
 
 
 @require_safe
+@cached_page()
 def announcement(request, pk: int):
     item = get_object_or_404(Announcement.objects.select_related("case", "batch"), pk=pk)
     return render(request, "ballots/announcement.html", {"announcement": item})
 
 
 @require_safe
+@cached_page()
 def selected(request):
     """The final list (入选名单), once the committee has published it."""
     batch = get_current_batch_or_404()

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from ballots import exports, moderation, tally
 from ballots.admin import decision_page, is_confirmation
 from ballots.forms_admin import AnnouncedDecisionForm, ReasonForm
+from cases import freshness
 from cases.models import Batch, Case
 
 CATALOGUE_FIELDS = ["number", "name", "notice", "first_number", "last_number"]
@@ -94,6 +95,10 @@ class BatchAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        freshness.bump(freshness.CATALOGUE)
 
     def has_publish_permission(self, request) -> bool:
         return is_committee(request)
@@ -184,6 +189,10 @@ class CaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        freshness.bump(freshness.CATALOGUE)
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm("ballots.decide_cases")

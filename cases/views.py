@@ -3,6 +3,7 @@ from django.views.decorators.http import require_safe
 
 from cases.forms import CaseFilterForm
 from cases.models import Batch, Case
+from cases.pagecache import cached_page
 
 
 def get_case_or_404(number: int) -> Case:
@@ -10,6 +11,7 @@ def get_case_or_404(number: int) -> Case:
 
 
 @require_safe
+@cached_page()
 def campaign(request):
     batch = Batch.objects.current()
     cases = Case.objects.none()
@@ -39,6 +41,7 @@ def campaign(request):
 
 
 @require_safe
+@cached_page()
 def case_detail(request, number: int):
     case = get_case_or_404(number)
     if request.path != case.get_absolute_url():  # /cases/31/ → /cases/031/

@@ -146,6 +146,18 @@ STORAGES = {
     },
 }
 
+# Each worker caches pages in its own memory; the "shared" cache only holds the
+# freshness tokens that tell every worker when its copies are stale (cases/freshness.py).
+# On several machines point CASEVOTE_SHARED_CACHE_DIR at shared storage, or use a
+# shared cache server.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("CASEVOTE_SHARED_CACHE_DIR", str(BASE_DIR / ".cache")),
+    },
+}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -215,5 +227,7 @@ CASEVOTE_SUBNET_HOURLY_BUDGET = env_int("CASEVOTE_SUBNET_HOURLY_BUDGET", 1000)
 CASEVOTE_TRUSTED_PROXIES = env_list("CASEVOTE_TRUSTED_PROXIES")
 # Identity cookies are Secure unless DEBUG is on (local http://127.0.0.1 serving).
 CASEVOTE_SECURE_COOKIES = env_bool("CASEVOTE_SECURE_COOKIES", not DEBUG)
+# How long a worker reuses a rendered public page (invalidated at once by changes).
+CASEVOTE_PAGE_CACHE_SECONDS = env_int("CASEVOTE_PAGE_CACHE_SECONDS", 300)
 # How long a computed tally is reused before it is counted again.
 CASEVOTE_RESULTS_CACHE_SECONDS = env_int("CASEVOTE_RESULTS_CACHE_SECONDS", 30)

@@ -15,12 +15,22 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    from django.core.cache import cache
+def _empty_cache(settings, tmp_path_factory):
+    """Each test starts with empty caches; the shared one lives in a temp folder."""
+    from django.core.cache import caches
 
-    cache.clear()
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {
+            **settings.CACHES["shared"],
+            "LOCATION": str(tmp_path_factory.getbasetemp() / "shared-cache"),
+        },
+    }
+    for alias in ("default", "shared"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "shared"):
+        caches[alias].clear()
 
 
 @pytest.fixture
