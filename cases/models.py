@@ -81,6 +81,9 @@ class Batch(models.Model):
     selected_published_at = models.DateTimeField(
         "入选名单公布时间", null=True, blank=True, help_text="公布后 /selected/ 显示入选名单。"
     )
+    anonymised_at = models.DateTimeField(
+        "个人数据匿名化时间", null=True, blank=True, help_text="由 anonymise_ballots 命令设置。"
+    )
 
     objects = BatchQuerySet.as_manager()
 

@@ -227,6 +227,8 @@ CASEVOTE_SUBNET_HOURLY_BUDGET = env_int("CASEVOTE_SUBNET_HOURLY_BUDGET", 1000)
 CASEVOTE_TRUSTED_PROXIES = env_list("CASEVOTE_TRUSTED_PROXIES")
 # Identity cookies are Secure unless DEBUG is on (local http://127.0.0.1 serving).
 CASEVOTE_SECURE_COOKIES = env_bool("CASEVOTE_SECURE_COOKIES", not DEBUG)
+# Days after a batch closes before anonymise_ballots may strip personal data.
+CASEVOTE_RETENTION_DAYS = env_int("CASEVOTE_RETENTION_DAYS", 90)
 # How long a worker reuses a rendered public page (invalidated at once by changes).
 CASEVOTE_PAGE_CACHE_SECONDS = env_int("CASEVOTE_PAGE_CACHE_SECONDS", 300)
 # How long a computed tally is reused before it is counted again.
