@@ -23,3 +23,6 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("CASEVOTE_TRUSTED_PROXIES", "127.0.0.1")
 wsgi_app = "casevote.wsgi:application"
+# gunicorn 27 opens a control socket in $HOME shared by every instance of the user;
+# the site does not use it, and several instances (tests, benchmark) must not collide.
+control_socket_disable = True

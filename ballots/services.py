@@ -174,6 +174,16 @@ def find_existing(follower: Follower, batch: Batch, period: str) -> Ballot | Non
     return Ballot.objects.filter(follower=follower, batch=batch, period=period).first()
 
 
+def same_form_or_refuse(
+    existing: Ballot, token: tokens.FormToken, batch: Batch, now: datetime
+) -> "CastResult":
+    """A retry of the form that made `existing` gets that ballot back (a double click
+    must see its receipt); any other form is a second ballot, and refused."""
+    if existing.form_nonce == token.nonce:
+        return CastResult(existing, created=False)
+    raise AlreadyVoted(already_voted_message(batch, now), existing, next_vote_at(batch, now))
+
+
 def cast_ballot(
     *,
     follower: Follower | None,
@@ -192,12 +202,9 @@ def cast_ballot(
     check_choice_count(batch, len(chosen))
 
     period = voting_period(batch, now)
-    retried = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
-    if retried is not None:
-        return CastResult(retried, created=False)
     existing = find_existing(follower, batch, period)
     if existing is not None:
-        raise AlreadyVoted(already_voted_message(batch, now), existing, next_vote_at(batch, now))
+        return same_form_or_refuse(existing, token, batch, now)
 
     try:
         with transaction.atomic():
@@ -221,13 +228,9 @@ def cast_ballot(
     except IntegrityError:
         # Lost a race: a concurrent request of the same follower (or a retry of the
         # same form) stored its ballot first. Report that ballot; nothing was stored.
-        retried = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
-        if retried is not None:
-            return CastResult(retried, created=False)
-        existing = find_existing(follower, batch, period)
+        existing = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
+        existing = existing or find_existing(follower, batch, period)
         if existing is None:
             raise
-        raise AlreadyVoted(
-            already_voted_message(batch, now), existing, next_vote_at(batch, now)
-        ) from None
+        return same_form_or_refuse(existing, token, batch, now)
     return CastResult(ballot, created=True)
