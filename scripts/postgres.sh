@@ -30,8 +30,12 @@ start() {
     as_postgres "$bin/initdb -D $PGROOT/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8" >/dev/null
   fi
   if ! as_postgres "$bin/pg_ctl -D $PGROOT/data status" >/dev/null 2>&1; then
-    as_postgres "$bin/pg_ctl -D $PGROOT/data -l $PGROOT/server.log -w \
-      -o '-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT -c fsync=${PGFSYNC:-on}' start" >/dev/null
+    if ! as_postgres "$bin/pg_ctl -D $PGROOT/data -l $PGROOT/server.log -w \
+      -o '-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGROOT -c fsync=${PGFSYNC:-on}' start" >/dev/null; then
+      echo "PostgreSQL did not start; its log ($PGROOT/server.log):" >&2
+      tail -n 20 "$PGROOT/server.log" >&2
+      exit 1
+    fi
   fi
   if ! as_postgres "$bin/psql -h 127.0.0.1 -p $PGPORT -Atqc \"select 1 from pg_database where datname='$PGDB'\"" | grep -q 1; then
     as_postgres "$bin/createdb -h 127.0.0.1 -p $PGPORT $PGDB"
