@@ -13,7 +13,7 @@ PORT ?= 8000
 SECRET_FILE := .local-secret-key
 PYTEST_ARGS ?=
 
-.PHONY: help serve test test-fast lint format fixture migrate clean
+.PHONY: help serve test test-fast lint format fixture migrate clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ migrate: $(BIN)/.installed ## Apply migrations to the configured database
 
 clean: ## Remove the virtualenv, the SQLite database and collected static files
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles $(SECRET_FILE)
+
+bench: $(BIN)/.installed ## Benchmark: PostgreSQL + gunicorn + wrk, 15 s per endpoint (BENCH_ARGS=--quick)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
