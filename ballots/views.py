@@ -18,6 +18,7 @@ from ballots.services import (
     voting_period,
 )
 from ballots.tokens import make_form_token
+from cases import freshness
 from cases.models import Batch, Case
 from cases.pagecache import cached_page
 
@@ -119,13 +120,19 @@ def receipt(request, code: str):
 
 
 @require_safe
+@cached_page(freshness.CATALOGUE, freshness.TALLY, seconds_setting="CASEVOTE_RESULTS_CACHE_SECONDS")
 def results(request):
     batch = get_current_batch_or_404()
     now = timezone.now()
     context = {"batch": batch, "visible": batch.results_visible(now)}
     if context["visible"]:
         context["results"] = tally.results(batch)
-    return render(request, "ballots/results.html", context)
+    response = render(request, "ballots/results.html", context)
+    closes = batch.voting_closes_at
+    if not context["visible"] and closes and batch.results_visibility == "after_close":
+        # Do not keep "hidden" cached past the moment voting closes.
+        response.cache_seconds = int((closes - now).total_seconds())
+    return response
 
 
 @require_safe

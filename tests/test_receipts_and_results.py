@@ -129,3 +129,13 @@ def test_the_tally_is_cached_briefly(client, three_voters, settings, django_asse
 
     with django_assert_max_num_queries(2):  # batch + cases; the counts come from the cache
         client.get("/results/")
+
+
+def test_after_close_without_dates_stays_hidden(client, batch2, make_case):
+    make_case(31)
+    Batch.objects.update(results_visibility=Batch.ResultsVisibility.AFTER_CLOSE)
+
+    response = client.get("/results/")
+
+    assert response.status_code == 200
+    assert "投票进行中，结果由组委会公布" in response.content.decode()
