@@ -55,6 +55,19 @@ def is_confirmation(request: HttpRequest) -> bool:
     return "confirm" in request.POST
 
 
+def confirmed_action(modeladmin, request, queryset, form_class, decide, **page):
+    """An admin action that needs a reason: show the form; once confirmed and valid,
+    run `decide(cleaned_data)` (which returns the message) or report its refusal."""
+    form = form_class(request.POST if is_confirmation(request) else None)
+    if not (form.is_bound and form.is_valid()):
+        return decision_page(modeladmin, request, queryset, form, **page)
+    try:
+        modeladmin.message_user(request, decide(form.cleaned_data))
+    except moderation.DecisionRefused as refusal:
+        modeladmin.message_user(request, refusal.message, messages.ERROR)
+    return None
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence and decisions are never added, edited or deleted through the admin."""
 
@@ -122,28 +135,18 @@ class BallotAdmin(ReadOnlyAdmin):
 
     @admin.action(description="作废所选选票", permissions=["void"])
     def void_selected(self, request, queryset):
-        form = VoidForm(request.POST if is_confirmation(request) else None)
-        if form.is_bound and form.is_valid():
-            try:
-                outcome = moderation.void_ballots(
-                    queryset,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],
-                    public_reason=form.cleaned_data["public_reason"],
-                    scope={"kind": "selected"},
-                )
-            except moderation.DecisionRefused as refusal:
-                self.message_user(request, refusal.message, messages.ERROR)
-                return None
-            self.message_user(
-                request, f"已作废 {outcome.changed} 张选票（{outcome.unchanged} 张原本已作废）。"
+        def void(data):
+            outcome = moderation.void_ballots(
+                queryset, user=request.user, scope={"kind": "selected"}, **data
             )
-            return None
-        return decision_page(
+            return f"已作废 {outcome.changed} 张选票（{outcome.unchanged} 张原本已作废）。"
+
+        return confirmed_action(
             self,
             request,
             queryset,
-            form,
+            VoidForm,
+            void,
             title="作废选票",
             summary=f"将作废所选的 {queryset.count()} 张选票中仍然有效的选票。选票不会被删除，可以恢复。",
             submit_label="确认作废",
@@ -153,25 +156,18 @@ class BallotAdmin(ReadOnlyAdmin):
 
     @admin.action(description="恢复所选选票", permissions=["void"])
     def restore_selected(self, request, queryset):
-        form = ReasonForm(request.POST if is_confirmation(request) else None)
-        if form.is_bound and form.is_valid():
-            try:
-                outcome = moderation.restore_ballots(
-                    queryset,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],
-                    scope={"kind": "selected"},
-                )
-            except moderation.DecisionRefused as refusal:
-                self.message_user(request, refusal.message, messages.ERROR)
-                return None
-            self.message_user(request, f"已恢复 {outcome.changed} 张选票。")
-            return None
-        return decision_page(
+        def restore(data):
+            outcome = moderation.restore_ballots(
+                queryset, user=request.user, scope={"kind": "selected"}, **data
+            )
+            return f"已恢复 {outcome.changed} 张选票。"
+
+        return confirmed_action(
             self,
             request,
             queryset,
-            form,
+            ReasonForm,
+            restore,
             title="恢复选票",
             summary=f"将恢复所选的 {queryset.count()} 张选票中已作废的选票，它们将重新计入统计。",
             submit_label="确认恢复",

@@ -5,6 +5,8 @@ settings and takes decisions through actions that ask for a reason. Vote counts
 show only to those allowed to see them while a batch's results are hidden.
 """
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -13,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from ballots import exports, moderation, tally
-from ballots.admin import decision_page, is_confirmation
+from ballots.admin import confirmed_action, decision_page, is_confirmation
 from ballots.forms_admin import AnnouncedDecisionForm, ReasonForm
 from cases import freshness
 from cases.models import Batch, Case
@@ -217,23 +219,17 @@ class CaseAdmin(admin.ModelAdmin):
         case = self._one_case(request, queryset)
         if case is None:
             return None
-        initial = {"title": default_title.format(case=case)}
-        form = AnnouncedDecisionForm(
-            request.POST if is_confirmation(request) else None, initial=initial
-        )
-        if form.is_bound and form.is_valid():
-            try:
-                decide(case, user=request.user, **form.cleaned_data)
-            except moderation.DecisionRefused as refusal:
-                self.message_user(request, refusal.message, messages.ERROR)
-                return None
-            self.message_user(request, f"已{verb}：{case}。公告已发布。")
-            return None
-        return decision_page(
+
+        def announce(data):
+            decide(case, user=request.user, **data)
+            return f"已{verb}：{case}。公告已发布。"
+
+        return confirmed_action(
             self,
             request,
             queryset,
-            form,
+            partial(AnnouncedDecisionForm, initial={"title": default_title.format(case=case)}),
+            announce,
             title=f"{verb}：{case}",
             summary="这个决定和公告会公开，并记入审计记录；不能修改或删除，只能以新的决定撤回。",
             submit_label=f"确认{verb}并发布公告",
