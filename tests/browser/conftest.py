@@ -1,0 +1,163 @@
+"""The browser tier: Playwright for Python drives Debian's Chromium against a live server.
+
+Chromium comes from Debian (`apt-get install -y chromium`), not from Playwright's own
+download, which does not work on our machines. The whole tier is skipped with a reason
+where /usr/bin/chromium or the playwright package is missing. Every step of a journey
+saves a full-page PNG under artifacts/screenshots/ (git-ignored) for a person to look at.
+"""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
+
+from cases.models import Batch
+
+# The sync Playwright API runs an event loop in this thread; Django would then refuse
+# the ORM calls the tests make beside the page ("You cannot call this from an async
+# context"). The tests are synchronous, so this is safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+CHROMIUM = os.environ.get("CASEVOTE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+# A mid-range Android phone: 390×844 CSS pixels, touch, Chrome's mobile user agent.
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 1,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36"
+    ),
+}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+COMMON = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+TIMEOUT_MS = 30_000  # generous: two shared cores, other suites running beside us
+
+# The real batch-2 catalogue, as `make serve` loads it.
+BATCH2 = Path(settings.BASE_DIR) / "fixtures" / "batch2.json"
+
+
+def skip_reason() -> str | None:
+    if sync_playwright is None:
+        return "browser tier needs the playwright package (pip install -r requirements-dev.txt)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return (
+            f"browser tier needs Debian's Chromium at {CHROMIUM} "
+            "(apt-get install -y chromium fonts-wqy-microhei)"
+        )
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        # Playwright gives every launch a fresh, temporary profile.
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, options: dict):
+    context = browser.new_context(**COMMON, **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    return context, page
+
+
+@pytest.fixture
+def phone(browser):
+    """A resident's phone: a fresh context (no cookies) at 390×844 with touch."""
+    context, page = _page(browser, PHONE)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser):
+    """The committee's desktop browser at 1280×800."""
+    context, page = _page(browser, DESKTOP)
+    yield page
+    context.close()
+
+
+class Screenshots:
+    """Numbered full-page screenshots of one test: artifacts/screenshots/<test>/NN-step.png."""
+
+    def __init__(self, folder: Path):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, page, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shot(request) -> Screenshots:
+    name = re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
+    return Screenshots(SCREENSHOTS / name)
+
+
+@pytest.fixture
+def site(transactional_db, live_server, settings):
+    """The live server with batch 2 loaded (the editors' command) and open for 30 days."""
+    # Ballots come back as fast as Playwright can click; the dwell rule has its own tests.
+    settings.CASEVOTE_MIN_DWELL_SECONDS = 0
+    # Plain http on loopback, as `make serve` runs it.
+    settings.CASEVOTE_SECURE_COOKIES = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    call_command("load_cases", str(BATCH2), verbosity=0)
+    open_voting(Batch.objects.get(number=2))
+    return live_server
+
+
+def open_voting(batch: Batch, *, days: int = 30, **fields) -> Batch:
+    now = timezone.now()
+    batch.voting_opens_at = now - timedelta(days=6)
+    batch.voting_closes_at = now + timedelta(days=days)
+    for name, value in fields.items():
+        setattr(batch, name, value)
+    batch.save()
+    bump_freshness()
+    return batch
+
+
+def bump_freshness() -> None:
+    """Changes made with the ORM (not the admin) must reach the cached public pages."""
+    from django.core.cache import caches
+
+    for alias in ("default", "shared"):
+        caches[alias].clear()
