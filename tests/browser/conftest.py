@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from cases.models import Batch
 
+from .journeys import phone_problems
+
 # The sync Playwright API runs an event loop in this thread; Django would then refuse
 # the ORM calls the tests make beside the page ("You cannot call this from an async
 # context"). The tests are synchronous, so this is safe here.
@@ -118,9 +120,12 @@ class Screenshots:
         self.count = 0
 
     def __call__(self, page, step: str) -> Path:
+        """Save the page; on a phone, also check it fits the screen and fingers."""
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
         page.screenshot(path=str(path), full_page=True)
+        if page.viewport_size["width"] <= PHONE["viewport"]["width"]:
+            assert phone_problems(page) == [], f"{path.name} ({page.url})"
         return path
 
 

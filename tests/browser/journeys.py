@@ -48,3 +48,41 @@ def submit(page) -> None:
     """Tap 提交投票 and wait for the answer page."""
     with page.expect_navigation():
         page.get_by_role("button", name="提交投票").tap()
+
+
+# Checked on every phone screenshot: nothing wider than the screen, and every control
+# a finger is meant to hit at least 44×44 CSS pixels. Links inside running text are
+# exempt (WCAG 2.5.8's "inline" exception): the line around them is the target.
+PHONE_CHECKS = """() => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width) {
+    problems.push(`page is ${document.documentElement.scrollWidth}px wide on a ${width}px screen`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5 && getComputedStyle(el).position !== 'absolute') {
+      problems.push(`overflows the screen: <${el.tagName.toLowerCase()} class="${el.className}"> (right edge ${Math.round(box.right)}px)`);
+    }
+  }
+  const controls = document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary');
+  for (const el of controls) {
+    if (el.closest('.hp-field, .skip-link')) continue;
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    let box = el.getBoundingClientRect();
+    if (el.type === 'checkbox' || el.type === 'radio') {
+      const row = el.closest('.case-choice, .form-check');  // the whole row is the target
+      if (row) box = row.getBoundingClientRect();
+    }
+    if (style.display === 'inline' && el.tagName === 'A') continue;  // a link in a sentence
+    if (box.width < 44 || box.height < 44) {
+      problems.push(`small tap target ${Math.round(box.width)}×${Math.round(box.height)}: <${el.tagName.toLowerCase()}> ${(el.innerText || el.value || el.name || '').trim().slice(0, 30)}`);
+    }
+  }
+  return problems;
+}"""
+
+
+def phone_problems(page) -> list[str]:
+    return page.evaluate(PHONE_CHECKS)
