@@ -13,7 +13,7 @@ PORT ?= 8000
 SECRET_FILE := .local-secret-key
 PYTEST_ARGS ?=
 
-.PHONY: help serve test test-fast lint format fixture migrate clean bench
+.PHONY: help serve test test-fast lint format fixture migrate clean bench audit node-modules
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,7 +44,15 @@ serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite w
 # Tests run with production-like settings (DEBUG off); the key is a throwaway.
 TEST_ENV := SECRET_KEY="$${SECRET_KEY:-tests-only-not-a-secret}" DEBUG=0
 
-test: $(BIN)/.installed ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
+# Node packages for the audits (axe-core in the browser tier, Lighthouse), pinned in
+# package-lock.json. Without npm the axe test says what is missing.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; \
+	 else echo "npm not found: the browser tier's axe test and make audit need Node 20+" >&2; fi
+
+node-modules: node_modules/.package-lock.json
+
+test: $(BIN)/.installed node-modules ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load)
@@ -70,3 +78,6 @@ clean: ## Remove the virtualenv, the SQLite database and collected static files
 
 bench: $(BIN)/.installed ## Benchmark: PostgreSQL + gunicorn + wrk, 15 s per endpoint (BENCH_ARGS=--quick)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+audit: $(BIN)/.installed node-modules ## Lighthouse (mobile) on / and /cases/031/ under gunicorn; reports in artifacts/lighthouse/
+	scripts/audit.sh
