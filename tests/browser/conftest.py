@@ -6,6 +6,7 @@ where /usr/bin/chromium or the playwright package is missing. Every step of a jo
 saves a full-page PNG under artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 
+import importlib
 import os
 import re
 import shutil
@@ -20,11 +21,6 @@ from django.utils import timezone
 from cases.models import Batch
 
 from .journeys import phone_problems
-
-# The sync Playwright API runs an event loop in this thread; Django would then refuse
-# the ORM calls the tests make beside the page ("You cannot call this from an async
-# context"). The tests are synchronous, so this is safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 try:
     from playwright.sync_api import sync_playwright
@@ -78,13 +74,24 @@ def browser():
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
-    with sync_playwright() as playwright:
-        # Playwright gives every launch a fresh, temporary profile.
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
+    # The sync Playwright API runs an event loop in this thread; Django would then refuse
+    # the ORM calls the tests make beside the page ("You cannot call this from an async
+    # context"). The tests are synchronous, so it is safe while the browser runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            # Playwright gives every launch a fresh, temporary profile.
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _page(browser, options: dict):
@@ -136,8 +143,14 @@ def shot(request) -> Screenshots:
 
 
 @pytest.fixture
-def site(transactional_db, live_server, settings):
-    """The live server with batch 2 loaded (the editors' command) and open for 30 days."""
+def site(browser, transactional_db, live_server, settings):
+    """The live server with batch 2 loaded (the editors' command) and open for 30 days.
+
+    The live server's thread needs committed data, so these tests are transactional:
+    each ends by emptying every table, the data migrations' groups included (and
+    `serialized_rollback` cannot restore them: Playwright's greenlets give Django fresh
+    connection objects). `staff_groups()` puts the groups back for the tests that log in.
+    """
     # Ballots come back as fast as Playwright can click; the dwell rule has its own tests.
     settings.CASEVOTE_MIN_DWELL_SECONDS = 0
     # Plain http on loopback, as `make serve` runs it.
@@ -147,6 +160,18 @@ def site(transactional_db, live_server, settings):
     call_command("load_cases", str(BATCH2), verbosity=0)
     open_voting(Batch.objects.get(number=2))
     return live_server
+
+
+def staff_groups() -> None:
+    """The 组委会 and 编辑 groups, as their data migration creates them."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if Group.objects.filter(name="组委会").exists():
+        return
+    migration = importlib.import_module("ballots.migrations.0003_committee_and_editor_groups")
+    migration.create_groups(MigrationExecutor(connection).loader.project_state().apps, None)
 
 
 def open_voting(batch: Batch, *, days: int = 30, **fields) -> Batch:

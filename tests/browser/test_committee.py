@@ -12,12 +12,12 @@ from ballots.simulation import simulate
 from cases.models import Batch, Case
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
 
-from .conftest import open_voting
+from .conftest import open_voting, staff_groups
 from .journeys import follow
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 PASSWORD = "browser-test-password"
@@ -32,7 +32,8 @@ def attacked(site):
 
 
 @pytest.fixture
-def member(db):
+def member(site):
+    staff_groups()
     user = User.objects.create_user("weiyuan", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="组委会"))
     return user

@@ -12,7 +12,7 @@ from .journeys import checked, choose, follow, submit
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 PROVINCE = "四川省"
