@@ -148,6 +148,7 @@ def test_an_editors_csv_batch_appears_on_the_site(site, phone, shot, tmp_path):
     assert page.get_by_role("heading", level=1).inner_text().startswith("第三批初选入围案例")
     assert page.locator(".case-item").all_inner_texts()[0].startswith("061")
     assert page.locator(".case-item").count() == 2
+    assert page.locator(".notice").count() == 0  # a CSV has no notice: no empty box
     shot(page, "campaign-shows-batch-3")
 
     page.get_by_role("link", name=re.compile("八大峡街道")).tap()
