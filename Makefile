@@ -73,8 +73,8 @@ fixture: $(BIN)/.installed ## Re-extract fixtures/batch2.json from the scraped a
 migrate: $(BIN)/.installed ## Apply migrations to the configured database
 	DEBUG=1 $(BIN)/python manage.py migrate
 
-clean: ## Remove the virtualenv, the SQLite database and collected static files
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles $(SECRET_FILE)
+clean: ## Remove the virtualenv, node_modules, the SQLite database, collected static files and artifacts
+	rm -rf $(VENV) node_modules artifacts db.sqlite3 db.sqlite3-* staticfiles $(SECRET_FILE)
 
 bench: $(BIN)/.installed ## Benchmark: PostgreSQL + gunicorn + wrk, 15 s per endpoint (BENCH_ARGS=--quick)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
