@@ -52,7 +52,7 @@ def submit(page) -> None:
 
 # Checked on every phone screenshot: nothing wider than the screen, and every control
 # a finger is meant to hit at least 44×44 CSS pixels. Links inside running text are
-# exempt (WCAG 2.5.8's "inline" exception): the line around them is the target.
+# exempt (WCAG 2.5.8's "inline" exception); a link alone on its line is not.
 PHONE_CHECKS = """() => {
   const problems = [];
   const width = document.documentElement.clientWidth;
@@ -75,7 +75,9 @@ PHONE_CHECKS = """() => {
       const row = el.closest('.case-choice, .form-check');  // the whole row is the target
       if (row) box = row.getBoundingClientRect();
     }
-    if (style.display === 'inline' && el.tagName === 'A') continue;  // a link in a sentence
+    const inSentence = style.display === 'inline' && el.tagName === 'A'
+      && el.parentElement.innerText.trim() !== el.innerText.trim();
+    if (inSentence) continue;  // a link in a sentence: the line is the target
     if (box.width < 44 || box.height < 44) {
       problems.push(`small tap target ${Math.round(box.width)}×${Math.round(box.height)}: <${el.tagName.toLowerCase()}> ${(el.innerText || el.value || el.name || '').trim().slice(0, 30)}`);
     }

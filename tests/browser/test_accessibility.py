@@ -1,4 +1,5 @@
-"""axe-core on every public page a resident meets: no serious or critical violations.
+"""axe-core on every public page a resident meets: no serious or critical violations
+(and, on the phone, nothing wider than the screen and no tap target under 44 px).
 
 axe comes from node_modules (package-lock.json pins it; `make test` runs `npm ci` when
 it is missing). It is evaluated through the DevTools protocol (`page.evaluate`), which
@@ -17,7 +18,7 @@ from ballots import moderation
 from cases.models import Batch, Case
 
 from .conftest import bump_freshness
-from .journeys import choose, follow, submit
+from .journeys import choose, follow, phone_problems, submit
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,7 +77,7 @@ def test_no_page_a_resident_meets_has_serious_accessibility_violations(
     found = {}
 
     def audit(name: str) -> None:
-        found[name] = violations(page, axe_source)
+        found[name] = violations(page, axe_source) + phone_problems(page)
 
     page.goto(url + "/?province=四川省")
     audit("campaign")
