@@ -126,11 +126,15 @@ class Screenshots:
         self.folder = folder
         self.count = 0
 
+    def save(self, page, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step.replace(' ', '-')}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
     def __call__(self, page, step: str) -> Path:
         """Save the page; on a phone, also check it fits the screen and fingers."""
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = self.save(page, step)
         if page.viewport_size["width"] <= PHONE["viewport"]["width"]:
             assert phone_problems(page) == [], f"{path.name} ({page.url})"
         return path

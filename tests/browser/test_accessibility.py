@@ -71,13 +71,14 @@ def published(site):
 
 
 def test_no_page_a_resident_meets_has_serious_accessibility_violations(
-    published, phone, axe_source
+    published, phone, axe_source, shot
 ):
     page, url = phone, published.url
     found = {}
 
     def audit(name: str) -> None:
         found[name] = violations(page, axe_source) + phone_problems(page)
+        shot.save(page, name)
 
     page.goto(url + "/?province=四川省")
     audit("campaign")
