@@ -190,8 +190,8 @@ def open_voting(batch: Batch, *, days: int = 30, **fields) -> Batch:
 
 
 def bump_freshness() -> None:
-    """Changes made with the ORM (not the admin) must reach the cached public pages."""
-    from django.core.cache import caches
+    """Changes made with the ORM's update() (not the admin or a command) must reach the
+    server's cached pages and catalogue, as the app's own write paths make them."""
+    from cases import freshness
 
-    for alias in ("default", "shared"):
-        caches[alias].clear()
+    freshness.bump(freshness.CATALOGUE, freshness.TALLY)
