@@ -219,10 +219,13 @@ def test_a_void_naming_no_run_of_this_batch_changes_nothing(committee_client, at
     assert not Ballot.objects.filter(status="void").exists() and not Decision.objects.exists()
 
 
-def test_stored_runs_are_listed_for_the_committee_only(committee_client, client, editor, attacked):
+def test_stored_runs_are_listed_for_the_committee_only(committee_client, editor, attacked):
+    from django.test import Client
+
     batch, _ = attacked
     committee_client.get(monitoring_url(batch))  # stores a run
-    client.force_login(editor)
+    editor_client = Client()
+    editor_client.force_login(editor)
 
     assert committee_client.get("/admin/ballots/detectionrun/").status_code == 200
-    assert client.get("/admin/ballots/detectionrun/").status_code == 403
+    assert editor_client.get("/admin/ballots/detectionrun/").status_code == 403
