@@ -33,6 +33,8 @@ from cases.models import Batch, Case, format_number
 CASE_NUMBER_PATTERN = re.compile(r"^[0-9]{1,3}$")
 USER_AGENT_MAX_LENGTH = 500
 BUDGET_WINDOW = timedelta(hours=1)
+NOT_FOLLOWING_MESSAGE = "请先关注“民生周刊”公众号，再回来投票。"
+UNFOLLOWED_MESSAGE = "您已取消关注“民生周刊”公众号，无法投票。重新关注后请返回本页继续投票。"
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,8 @@ def cast_ballot(
     """Record one ballot for `cases` (three-digit numbers), or raise BallotRefused."""
     now = now or timezone.now()
     check_open(batch, now)
-    if follower is None or not get_backend().still_following(follower):
-        raise NotFollowing("请先关注“民生周刊”公众号，再回来投票。")
+    if follower is None:
+        raise NotFollowing(NOT_FOLLOWING_MESSAGE)
     token = check_form(request_meta, follower, batch, now)
     chosen = resolve_cases(batch, cases)
     check_choice_count(batch, len(chosen))
@@ -205,6 +207,11 @@ def cast_ballot(
     existing = find_existing(follower, batch, period)
     if existing is not None:
         return same_form_or_refuse(existing, token, batch, now)
+    # Last before writing, and outside the transaction: the backend may ask WeChat
+    # (a network call must not hold database locks), and only a ballot that passed
+    # every local rule is worth the question. It may raise FollowCheckUnavailable.
+    if not get_backend().still_following(follower):
+        raise NotFollowing(UNFOLLOWED_MESSAGE)
 
     try:
         with transaction.atomic():
