@@ -554,3 +554,36 @@ def test_a_state_works_just_before_it_expires(wx, fake_wechat, open_batch, clock
     clock.shift(timedelta(minutes=9, seconds=59))
 
     assert come_back(wx, fake_wechat, "o-judy-000010", state=state).status_code == 302
+
+
+# --- Configuration -------------------------------------------------------------------------
+
+
+def test_the_configured_gate_passes_the_system_checks(wechat_backend):
+    from ballots.checks import wechat_settings
+
+    assert wechat_settings(None) == []
+
+
+def test_a_gate_without_secret_or_qr_code_fails_the_system_checks(wechat_backend, tmp_path):
+    from ballots.checks import wechat_settings
+
+    wechat_backend.CASEVOTE_WECHAT_APP_SECRET = ""
+    wechat_backend.CASEVOTE_WECHAT_QR_URL = ""
+    wechat_backend.CASEVOTE_WECHAT_QR_IMAGE = str(tmp_path / "missing.png")
+
+    assert sorted(problem.id for problem in wechat_settings(None)) == [
+        "casevote.E001",
+        "casevote.E004",
+    ]
+    wechat_backend.CASEVOTE_WECHAT_QR_IMAGE = ""
+    assert "casevote.W001" in [problem.id for problem in wechat_settings(None)]
+
+
+def test_the_local_gate_needs_no_wechat_settings(wechat_backend):
+    from ballots.checks import wechat_settings
+
+    wechat_backend.CASEVOTE_FOLLOW_BACKEND = "ballots.follow.local.LocalFollowBackend"
+    wechat_backend.CASEVOTE_WECHAT_APP_SECRET = ""
+
+    assert wechat_settings(None) == []
