@@ -587,3 +587,36 @@ def test_the_local_gate_needs_no_wechat_settings(wechat_backend):
     wechat_backend.CASEVOTE_WECHAT_APP_SECRET = ""
 
     assert wechat_settings(None) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cast_time_question_to_wechat_is_asked_outside_any_transaction(
+    wx, fake_wechat, open_batch, clock, wechat_backend, monkeypatch
+):
+    from django.db import connection
+
+    wechat_backend.CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = 0
+    follow_in_wechat(wx, fake_wechat, "o-kim-0000011")
+    asked_in_atomic_block = []
+    real = wechat_api.subscription
+
+    def watched(openid):
+        asked_in_atomic_block.append(connection.in_atomic_block)
+        return real(openid)
+
+    monkeypatch.setattr(wechat_api, "subscription", watched)
+
+    assert cast(wx, clock).status_code == 302
+    assert asked_in_atomic_block == [False]
+
+
+def test_an_anonymised_follower_is_not_following_and_wechat_is_not_asked(fake_wechat, db):
+    from ballots.follow.wechat import WeChatFollowBackend
+    from ballots.retention import PSEUDONYM_PREFIX
+
+    follower = Follower.objects.create(
+        backend="wechat", key=PSEUDONYM_PREFIX + "0" * 24, followed_at=VOTING_NOW
+    )
+
+    assert WeChatFollowBackend().still_following(follower) is False
+    assert sum(fake_wechat.calls.values()) == 0
