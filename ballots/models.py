@@ -307,3 +307,28 @@ class ExpertReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} 评审"
+
+
+class DetectionRun(models.Model):
+    """One run of the brushing detector over a batch's valid ballots, kept so the
+    monitoring page can show it without re-reading every ballot (at a million
+    ballots a run takes the better part of a minute and a gigabyte of memory)."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="detection_runs", verbose_name="批次"
+    )
+    detector_version = models.CharField("监测程序版本", max_length=20)
+    started_at = models.DateTimeField("开始时间", db_index=True)
+    seconds = models.FloatField("用时（秒）")
+    ballots = models.PositiveIntegerField("检测的有效选票")
+    newest_ballot_id = models.BigIntegerField("最新选票编号", default=0)
+    newest_decision_id = models.BigIntegerField("最新决定编号", default=0)
+    reports = models.JSONField("检测报告", default=list)
+
+    class Meta:
+        verbose_name = "刷票检测记录"
+        verbose_name_plural = "刷票检测记录"
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.batch} · {self.started_at:%Y-%m-%d %H:%M}（{self.ballots} 张选票）"

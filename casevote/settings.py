@@ -262,3 +262,7 @@ CASEVOTE_RETENTION_DAYS = env_int("CASEVOTE_RETENTION_DAYS", 90)
 CASEVOTE_PAGE_CACHE_SECONDS = env_int("CASEVOTE_PAGE_CACHE_SECONDS", 300)
 # How long a computed tally is reused before it is counted again.
 CASEVOTE_RESULTS_CACHE_SECONDS = env_int("CASEVOTE_RESULTS_CACHE_SECONDS", 30)
+# Up to this many valid ballots the monitoring page re-runs the detector itself when
+# its newest stored run is out of date; above it, it shows the newest stored run
+# (made by `detect_brushing --store` on a schedule).
+CASEVOTE_MONITORING_LIVE_LIMIT = env_int("CASEVOTE_MONITORING_LIVE_LIMIT", 50_000)

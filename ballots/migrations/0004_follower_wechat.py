@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ballots', '0003_committee_and_editor_groups'),
+        ('ballots', '0004_detectionrun'),
     ]
 
     operations = [
