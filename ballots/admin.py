@@ -105,7 +105,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Follower)
 class FollowerAdmin(ReadOnlyAdmin):
-    list_display = ["id", "backend", "followed_at", "created_at"]
+    list_display = ["id", "backend", "followed_at", "unfollowed_at", "created_at"]
     list_filter = ["backend"]
     date_hierarchy = "followed_at"
 

@@ -30,8 +30,13 @@ class Follower(models.Model):
 
     backend = models.CharField("关注方式", max_length=20, default="local")
     key = models.CharField("标识", max_length=64, help_text="本地关注：随机标识；微信：openid。")
+    # When they followed, as first seen (WeChat: `subscribe_time`); ballots' evidence.
     followed_at = models.DateTimeField("关注时间")
     scene = models.CharField("二维码场景", max_length=64, blank=True)
+    # WeChat only: `subscribe_time` as last reported (later than followed_at after a
+    # re-follow), and when a check last found them no longer following.
+    subscribed_at = models.DateTimeField("最近关注时间", null=True, blank=True)
+    unfollowed_at = models.DateTimeField("发现取消关注时间", null=True, blank=True)
     created_at = models.DateTimeField("记录时间", auto_now_add=True)
 
     class Meta:
@@ -46,11 +51,18 @@ class Follower(models.Model):
 
 
 class UsedFollowToken(models.Model):
-    """A follow link's nonce, once spent. The primary key makes a link work once."""
+    """A follow link's nonce, once spent. The primary key makes a link work once.
+
+    The WeChat gate spends its `state` ("ws…") and a hash of the authorisation `code`
+    ("wc…") here before asking WeChat anything, so the follower is filled in later and
+    stays empty when the round trip fails.
+    """
 
     nonce = models.CharField(max_length=32, primary_key=True)
     used_at = models.DateTimeField()
-    follower = models.ForeignKey(Follower, on_delete=models.PROTECT, related_name="+")
+    follower = models.ForeignKey(
+        Follower, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         verbose_name = "已使用的关注链接"

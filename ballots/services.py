@@ -35,6 +35,8 @@ from cases.models import Batch, Case, format_number
 CASE_NUMBER_PATTERN = re.compile(r"^[0-9]{1,3}$")
 USER_AGENT_MAX_LENGTH = 500
 BUDGET_WINDOW = timedelta(hours=1)
+NOT_FOLLOWING_MESSAGE = "请先关注“民生周刊”公众号，再回来投票。"
+UNFOLLOWED_MESSAGE = "您已取消关注“民生周刊”公众号，无法投票。重新关注后请返回本页继续投票。"
 
 
 @dataclass(frozen=True)
@@ -205,13 +207,18 @@ def cast_ballot(
     now = now or timezone.now()
     batch = catalogue.batch
     check_open(batch, now)
-    if follower is None or not get_backend().still_following(follower):
-        raise NotFollowing("请先关注“民生周刊”公众号，再回来投票。")
+    if follower is None:
+        raise NotFollowing(NOT_FOLLOWING_MESSAGE)
     token = check_form(request_meta, follower, batch, now)
     chosen = resolve_cases(catalogue, cases)
     check_choice_count(catalogue, len(chosen))
 
     period = voting_period(batch, now)
+    # After the form and the choices are checked, and outside the transaction: the
+    # backend may ask WeChat (a network call must not hold database locks), and only
+    # a well-formed ballot is worth the question. It may raise FollowCheckUnavailable.
+    if not get_backend().still_following(follower):
+        raise NotFollowing(UNFOLLOWED_MESSAGE)
     try:
         with transaction.atomic():
             # The unique constraint on (follower, batch, period) refuses a second ballot
