@@ -11,7 +11,15 @@ from django.urls import path, reverse
 
 from ballots import moderation
 from ballots.forms_admin import ReasonForm, SliceForm, VoidForm
-from ballots.models import Announcement, Ballot, Choice, Decision, ExpertReview, Follower
+from ballots.models import (
+    Announcement,
+    Ballot,
+    Choice,
+    Decision,
+    DetectionRun,
+    ExpertReview,
+    Follower,
+)
 
 PREVIEW_ITEMS = 20
 
@@ -97,7 +105,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Follower)
 class FollowerAdmin(ReadOnlyAdmin):
-    list_display = ["id", "backend", "followed_at", "created_at"]
+    list_display = ["id", "backend", "followed_at", "unfollowed_at", "created_at"]
     list_filter = ["backend"]
     date_hierarchy = "followed_at"
 
@@ -290,3 +298,28 @@ class ExpertReviewAdmin(admin.ModelAdmin):
     @admin.display(description="状态")
     def case_status(self, review: ExpertReview) -> str:
         return review.case.get_status_display()
+
+
+@admin.register(DetectionRun)
+class DetectionRunAdmin(ReadOnlyAdmin):
+    """The detector's stored runs (see ballots.snapshots), for whoever may see evidence."""
+
+    list_display = ["started_at", "batch", "ballots", "seconds", "detector_version"]
+    list_filter = ["batch", "detector_version"]
+    date_hierarchy = "started_at"
+    readonly_fields = [
+        "batch",
+        "detector_version",
+        "started_at",
+        "seconds",
+        "ballots",
+        "newest_ballot_id",
+        "newest_decision_id",
+        "reports",
+    ]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("ballots.view_evidence")
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm("ballots.view_evidence")

@@ -271,6 +271,30 @@ def report_to_dict(report: CaseReport) -> dict:
     return data
 
 
+def report_from_dict(data: dict) -> CaseReport:
+    """The inverse of `report_to_dict`, for reports stored as JSON."""
+    fields = dict(data)
+    fields.pop("detector_version", None)
+    fields["families"] = [FamilyScore(**family) for family in fields["families"]]
+    fields["slices"] = [
+        SuspectSlice(
+            **{
+                **item,
+                "start": datetime.fromisoformat(item["start"]),
+                "end": datetime.fromisoformat(item["end"]),
+            }
+        )
+        for item in fields["slices"]
+    ]
+    fields["hourly"] = [
+        HourBin(**{**hour, "start": datetime.fromisoformat(hour["start"])})
+        for hour in fields["hourly"]
+    ]
+    for name in ("top_ips", "top_subnets", "gap_histogram", "follow_lag_histogram"):
+        fields[name] = [tuple(row) for row in fields.get(name, [])]
+    return CaseReport(**fields)
+
+
 def _jsonable(value):
     if isinstance(value, datetime):
         return value.isoformat()

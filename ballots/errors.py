@@ -19,6 +19,13 @@ class NotFollowing(BallotRefused):
     status_code = 403
 
 
+class FollowCheckUnavailable(BallotRefused):
+    """The follow gate could not tell whether the voter still follows (e.g. WeChat's API
+    is down): nothing is recorded and the voter is asked to try again later."""
+
+    status_code = 503
+
+
 class InvalidSelection(BallotRefused):
     pass
 

@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from functools import lru_cache
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
@@ -16,6 +19,16 @@ class SubmittedCaseNumbers(forms.MultipleChoiceField):
         pass
 
 
+@lru_cache(maxsize=8)
+def _labelled(cases: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    return [(number, format_html("{} {}", number, title)) for number, title in cases]
+
+
+def case_choices(votable_cases: Sequence[Case]) -> list[tuple[str, str]]:
+    """Checkbox choices "031 title", built once per worker for the same cases."""
+    return _labelled(tuple((case.display_number, case.title) for case in votable_cases))
+
+
 class BallotForm(forms.Form):
     """The ballot's shape only; every rule lives in ballots.services.cast_ballot."""
 
@@ -29,12 +42,9 @@ class BallotForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
-    def __init__(self, *args, votable_cases: list[Case], **kwargs):
+    def __init__(self, *args, votable_cases: Sequence[Case], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cases"].choices = [
-            (case.display_number, format_html("{} {}", case.display_number, case.title))
-            for case in votable_cases
-        ]
+        self.fields["cases"].choices = case_choices(votable_cases)
         self.helper = FormHelper()
         self.helper.form_id = "ballot"
         self.helper.form_show_errors = False  # the page shows the refusal above the form

@@ -30,8 +30,13 @@ class Follower(models.Model):
 
     backend = models.CharField("关注方式", max_length=20, default="local")
     key = models.CharField("标识", max_length=64, help_text="本地关注：随机标识；微信：openid。")
+    # When they followed, as first seen (WeChat: `subscribe_time`); ballots' evidence.
     followed_at = models.DateTimeField("关注时间")
     scene = models.CharField("二维码场景", max_length=64, blank=True)
+    # WeChat only: `subscribe_time` as last reported (later than followed_at after a
+    # re-follow), and when a check last found them no longer following.
+    subscribed_at = models.DateTimeField("最近关注时间", null=True, blank=True)
+    unfollowed_at = models.DateTimeField("发现取消关注时间", null=True, blank=True)
     created_at = models.DateTimeField("记录时间", auto_now_add=True)
 
     class Meta:
@@ -46,11 +51,18 @@ class Follower(models.Model):
 
 
 class UsedFollowToken(models.Model):
-    """A follow link's nonce, once spent. The primary key makes a link work once."""
+    """A follow link's nonce, once spent. The primary key makes a link work once.
+
+    The WeChat gate spends its `state` ("ws…") and a hash of the authorisation `code`
+    ("wc…") here before asking WeChat anything, so the follower is filled in later and
+    stays empty when the round trip fails.
+    """
 
     nonce = models.CharField(max_length=32, primary_key=True)
     used_at = models.DateTimeField()
-    follower = models.ForeignKey(Follower, on_delete=models.PROTECT, related_name="+")
+    follower = models.ForeignKey(
+        Follower, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         verbose_name = "已使用的关注链接"
@@ -295,3 +307,28 @@ class ExpertReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} 评审"
+
+
+class DetectionRun(models.Model):
+    """One run of the brushing detector over a batch's valid ballots, kept so the
+    monitoring page can show it without re-reading every ballot (at a million
+    ballots a run takes the better part of a minute and a gigabyte of memory)."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="detection_runs", verbose_name="批次"
+    )
+    detector_version = models.CharField("监测程序版本", max_length=20)
+    started_at = models.DateTimeField("开始时间", db_index=True)
+    seconds = models.FloatField("用时（秒）")
+    ballots = models.PositiveIntegerField("检测的有效选票")
+    newest_ballot_id = models.BigIntegerField("最新选票编号", default=0)
+    newest_decision_id = models.BigIntegerField("最新决定编号", default=0)
+    reports = models.JSONField("检测报告", default=list)
+
+    class Meta:
+        verbose_name = "刷票检测记录"
+        verbose_name_plural = "刷票检测记录"
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.batch} · {self.started_at:%Y-%m-%d %H:%M}（{self.ballots} 张选票）"

@@ -1,44 +1,23 @@
 """The committee's "刷票监测" page: cases by suspicion, each with its evidence.
 
-The detector's reports are computed from the batch's valid ballots and cached
-until a ballot is cast or a decision is taken (the cache key names the newest
-ballot and decision), so the page stays fast on a large poll. Voiding a suspect
-slice from here records the report as the decision's evidence snapshot.
+The page shows a stored detector run (ballots.snapshots): the newest one, re-run
+in the request only while the batch is small. Voiding a suspect slice names the
+run it was shown from, and records that run's report as the decision's evidence.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from ballots import detection, evidence, moderation
+from ballots import detection, moderation, snapshots
 from ballots.charts import bar_chart
 from ballots.forms_admin import VoidForm
-from ballots.models import Ballot, Decision
+from ballots.models import Ballot, DetectionRun
 from cases.models import Batch
-
-REPORT_CACHE_SECONDS = 600
-
-
-def _cache_key(batch: Batch) -> str:
-    newest_ballot = Ballot.objects.filter(batch=batch).aggregate(m=Max("pk"))["m"] or 0
-    newest_decision = Decision.objects.filter(batch=batch).aggregate(m=Max("pk"))["m"] or 0
-    return (
-        f"casevote:detect:{detection.DETECTOR_VERSION}:{batch.pk}:{newest_ballot}:{newest_decision}"
-    )
-
-
-def batch_reports(batch: Batch) -> list[detection.CaseReport]:
-    key = _cache_key(batch)
-    reports = cache.get(key)
-    if reports is None:
-        reports = evidence.batch_reports(batch)
-        cache.set(key, reports, REPORT_CACHE_SECONDS)
-    return reports
 
 
 def hourly_chart(report: detection.CaseReport):
@@ -73,16 +52,24 @@ def follow_lag_chart(report: detection.CaseReport):
 def monitoring_view(request, batch_id: int):
     """Reached through BatchAdmin, which checks the `view_evidence` permission."""
     batch = get_object_or_404(Batch, pk=batch_id)
-    reports = batch_reports(batch)
-    chosen = _chosen_report(request, reports)
     if request.method == "POST":
-        return _void_slice(request, batch, chosen)
+        run_id = request.POST.get("run", "")
+        run = get_object_or_404(
+            DetectionRun, pk=int(run_id) if run_id.isdigit() else 0, batch=batch
+        )
+        return _void_slice(request, batch, run, _chosen_report(request, snapshots.run_reports(run)))
+    page = snapshots.for_page(batch)
+    reports = page.reports
+    chosen = _chosen_report(request, reports)
     titles = dict(batch.cases.values_list("number", "title"))
     context = {
         **admin.site.each_context(request),
         "title": f"刷票监测：{batch}",
         "batch": batch,
         "reports": reports,
+        "run": page.run,
+        "since": page.since,
+        "live_limit": settings.CASEVOTE_MONITORING_LIVE_LIMIT,
         "rows": [(report, titles.get(report.case, "")) for report in reports],
         "chosen": chosen,
         "detector_version": detection.DETECTOR_VERSION,
@@ -115,7 +102,7 @@ def _chosen_report(request, reports):
     return next((report for report in reports if report.case == number), None)
 
 
-def _void_slice(request, batch: Batch, report):
+def _void_slice(request, batch: Batch, run: DetectionRun, report):
     if not request.user.has_perm("ballots.void_ballots"):
         raise PermissionDenied
     back = reverse("admin:cases_batch_monitoring", args=[batch.pk])
@@ -130,7 +117,9 @@ def _void_slice(request, batch: Batch, report):
         messages.error(request, "请写明作废理由（至少 4 个字）。")
         return redirect(f"{back}?case={report.case:03d}")
     snapshot = {
-        "detector_version": detection.DETECTOR_VERSION,
+        "detector_version": run.detector_version,
+        "detection_run": run.pk,
+        "detection_run_started_at": run.started_at.isoformat(),
         "report": detection.report_to_dict(report),
     }
     try:

@@ -5,8 +5,9 @@ what identifies a person or a phone: the IP address and its /64, the device id's
 link to the browser (ids are replaced by keyed hashes with a key that is thrown
 away, so "ballots per device" can still be counted but no cookie maps to them) and,
 for followers with no ballot in a batch still within retention, the follower key
-(a WeChat openid). The /24, user agents, times and choices stay: they are the
-aggregate evidence behind any decision. Nothing is deleted.
+(a WeChat openid). Stored detector runs lose their lists of top addresses. The
+/24, user agents, times and choices stay: they are the aggregate evidence behind
+any decision (decisions keep their evidence snapshots as taken). Nothing is deleted.
 """
 
 import hashlib
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from ballots.models import Ballot, Follower
+from ballots.models import Ballot, DetectionRun, Follower
 from cases.models import Batch
 
 PSEUDONYM_PREFIX = "anon-"
@@ -89,10 +90,19 @@ def anonymise_batch(batch: Batch, now: datetime, *, dry_run: bool = False) -> An
                 device_id=pseudonym(key, device)
             )
         personal.update(ip_address=None, ip_network="")
+        forget_run_addresses(batch)
         for follower in followers.only("pk", "key").iterator(chunk_size=5000):
             Follower.objects.filter(pk=follower.pk).update(key=pseudonym(key, follower.key))
         Batch.objects.filter(pk=batch.pk).update(anonymised_at=now)
     return counts
+
+
+def forget_run_addresses(batch: Batch) -> None:
+    """Stored detector runs list each case's top IP addresses; keep the /24 lists."""
+    for run in DetectionRun.objects.filter(batch=batch).only("pk", "reports").iterator():
+        reports = [{**report, "top_ips": []} for report in run.reports]
+        if reports != run.reports:
+            DetectionRun.objects.filter(pk=run.pk).update(reports=reports)
 
 
 def followers_due(batch: Batch, now: datetime):

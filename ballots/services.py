@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -28,11 +29,14 @@ from ballots.errors import (
 )
 from ballots.follow import get_backend
 from ballots.models import CAMPAIGN_PERIOD, Ballot, Choice, Follower, new_receipt_code
+from cases.catalogue import Catalogue
 from cases.models import Batch, Case, format_number
 
 CASE_NUMBER_PATTERN = re.compile(r"^[0-9]{1,3}$")
 USER_AGENT_MAX_LENGTH = 500
 BUDGET_WINDOW = timedelta(hours=1)
+NOT_FOLLOWING_MESSAGE = "请先关注“民生周刊”公众号，再回来投票。"
+UNFOLLOWED_MESSAGE = "您已取消关注“民生周刊”公众号，无法投票。重新关注后请返回本页继续投票。"
 
 
 @dataclass(frozen=True)
@@ -120,33 +124,32 @@ def check_form(
     return token
 
 
-def resolve_cases(batch: Batch, numbers: Sequence[str]) -> list[Case]:
+def resolve_cases(catalogue: Catalogue, numbers: Sequence[str]) -> list[Case]:
     """The cases named by the submitted numbers, each one checked."""
-    parsed: list[int] = []
+    batch = catalogue.batch
+    chosen: list[Case] = []
     for raw in numbers:
         text = str(raw).strip()
         if not CASE_NUMBER_PATTERN.match(text):
             raise InvalidSelection(f"“{text[:10]}”不是有效的案例编号。")
         number = int(text)
-        if number in parsed:
+        if any(case.number == number for case in chosen):
             raise InvalidSelection(f"案例 {format_number(number)} 被重复选择了。")
         if not batch.contains_number(number):
             raise InvalidSelection(
                 f"案例 {format_number(number)} 不属于本批（{batch.number_range_display}）。"
             )
-        parsed.append(number)
-    found = {case.number: case for case in Case.objects.filter(batch=batch, number__in=parsed)}
-    for number in parsed:
-        case = found.get(number)
+        case = catalogue.cases.get(number)
         if case is None:
             raise InvalidSelection(f"没有编号为 {format_number(number)} 的案例。")
         if case.status == Case.Status.DISQUALIFIED:
             raise InvalidSelection(f"案例 {case.display_number} 已被取消推选资格，不能投票。")
-    return [found[number] for number in parsed]
+        chosen.append(case)
+    return chosen
 
 
-def check_choice_count(batch: Batch, count: int) -> None:
-    votable = batch.cases.exclude(status=Case.Status.DISQUALIFIED).count()
+def check_choice_count(catalogue: Catalogue, count: int) -> None:
+    batch, votable = catalogue.batch, len(catalogue.votable)
     maximum = min(batch.effective_max_choices(votable), votable)
     if count == 0:
         raise InvalidSelection("请至少选择一个案例。")
@@ -159,14 +162,22 @@ def check_choice_count(batch: Batch, count: int) -> None:
 def check_ip_budget(request_meta: BallotRequest, now: datetime) -> None:
     """Generous hourly budgets per address and per /24, counted from the ballots table
     so that they hold across worker processes. Villages and carrier NAT share
-    addresses, so the defaults are high; over them, the voter is asked to wait."""
-    since = now - BUDGET_WINDOW
+    addresses, so the defaults are high; over them, the voter is asked to wait.
+
+    Called inside the ballot's transaction after its row is inserted, so the counts
+    include that ballot: over the budget means more than the budget."""
     address = network.address_network(request_meta.ip)
     subnet = network.address_subnet(request_meta.ip)
-    recent = Ballot.objects.filter(cast_at__gte=since)
-    if address and recent.filter(ip_network=address).count() >= settings.CASEVOTE_IP_HOURLY_BUDGET:
+    if not address and not subnet:
+        return
+    same_address, same_subnet = Q(ip_network=address), Q(ip_subnet=subnet)
+    counts = Ballot.objects.filter(same_address | same_subnet, cast_at__gte=now - BUDGET_WINDOW)
+    counts = counts.aggregate(
+        address=Count("pk", filter=same_address), subnet=Count("pk", filter=same_subnet)
+    )
+    if address and counts["address"] > settings.CASEVOTE_IP_HOURLY_BUDGET:
         raise TooManyRequests("操作太频繁，请稍后再试。")
-    if subnet and recent.filter(ip_subnet=subnet).count() >= settings.CASEVOTE_SUBNET_HOURLY_BUDGET:
+    if subnet and counts["subnet"] > settings.CASEVOTE_SUBNET_HOURLY_BUDGET:
         raise TooManyRequests("操作太频繁，请稍后再试。")
 
 
@@ -187,28 +198,31 @@ def same_form_or_refuse(
 def cast_ballot(
     *,
     follower: Follower | None,
-    batch: Batch,
+    catalogue: Catalogue,
     cases: Sequence[str],
     request_meta: BallotRequest,
     now: datetime | None = None,
 ) -> CastResult:
     """Record one ballot for `cases` (three-digit numbers), or raise BallotRefused."""
     now = now or timezone.now()
+    batch = catalogue.batch
     check_open(batch, now)
-    if follower is None or not get_backend().still_following(follower):
-        raise NotFollowing("请先关注“民生周刊”公众号，再回来投票。")
+    if follower is None:
+        raise NotFollowing(NOT_FOLLOWING_MESSAGE)
     token = check_form(request_meta, follower, batch, now)
-    chosen = resolve_cases(batch, cases)
-    check_choice_count(batch, len(chosen))
+    chosen = resolve_cases(catalogue, cases)
+    check_choice_count(catalogue, len(chosen))
 
     period = voting_period(batch, now)
-    existing = find_existing(follower, batch, period)
-    if existing is not None:
-        return same_form_or_refuse(existing, token, batch, now)
-
+    # After the form and the choices are checked, and outside the transaction: the
+    # backend may ask WeChat (a network call must not hold database locks), and only
+    # a well-formed ballot is worth the question. It may raise FollowCheckUnavailable.
+    if not get_backend().still_following(follower):
+        raise NotFollowing(UNFOLLOWED_MESSAGE)
     try:
         with transaction.atomic():
-            check_ip_budget(request_meta, now)
+            # The unique constraint on (follower, batch, period) refuses a second ballot
+            # here, before the budget is counted: "already voted" is the better answer.
             ballot = Ballot.objects.create(
                 follower=follower,
                 batch=batch,
@@ -224,10 +238,12 @@ def cast_ballot(
                 device_id=request_meta.device_id,
                 receipt=new_receipt_code(),
             )
+            check_ip_budget(request_meta, now)
             Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in chosen)
     except IntegrityError:
-        # Lost a race: a concurrent request of the same follower (or a retry of the
-        # same form) stored its ballot first. Report that ballot; nothing was stored.
+        # A ballot of this follower for this period exists: a retry of the same form
+        # (return its ballot) or a second ballot (refuse). Possibly it committed a moment
+        # ago in a concurrent request. Nothing of this request was stored.
         existing = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
         existing = existing or find_existing(follower, batch, period)
         if existing is None:

@@ -1,10 +1,11 @@
-"""Signed, expiring tokens: follow links and ballot forms.
+"""Signed, expiring tokens: follow links, WeChat authorisation states and ballot forms.
 
-Both are signed with SECRET_KEY (Django signing), carry a random nonce, and are
+All are signed with SECRET_KEY (Django signing), carry a random nonce, and are
 spent once: the nonce is stored with what the token produced (a unique key), so a
 replay fails in the database, not in a Python check.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 FOLLOW_SALT = "casevote.follow-link"
 FORM_SALT = "casevote.ballot-form"
+WECHAT_STATE_SALT = "casevote.wechat-state"
+WECHAT_STATE_PATTERN = re.compile(r"^(ws[0-9a-f]{30})([0-9a-f]{8})([0-9a-f]{32})$")
 
 
 class TokenError(Exception):
@@ -45,6 +49,38 @@ def read_follow_token(token: str) -> str:
     if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
         raise TokenError("这个关注链接无效。请重新扫码。")
     return payload["n"]
+
+
+def _wechat_state_mac(nonce: str, issued: str) -> str:
+    return salted_hmac(WECHAT_STATE_SALT, nonce + issued, algorithm="sha256").hexdigest()[:32]
+
+
+def make_wechat_state(now: datetime | None = None) -> str:
+    """The `state` of a WeChat authorisation round trip: nonce, time issued, signature.
+
+    WeChat passes `state` back only if it is at most 128 characters of [a-zA-Z0-9],
+    so this is hex (72 characters), not Django's signing format. The nonce starts
+    with "ws" so a spent state is recognisable among UsedFollowToken rows.
+    """
+    now = now or timezone.now()
+    nonce = "ws" + secrets.token_hex(15)
+    issued = f"{int(now.timestamp()):08x}"
+    return nonce + issued + _wechat_state_mac(nonce, issued)
+
+
+def read_wechat_state(state: str, now: datetime | None = None) -> str:
+    """The state's nonce, or TokenError if it is tampered with or expired."""
+    now = now or timezone.now()
+    match = WECHAT_STATE_PATTERN.match(state or "")
+    if not match:
+        raise TokenError("登录信息无效。请重新打开投票页面。")
+    nonce, issued, mac = match.groups()
+    if not constant_time_compare(mac, _wechat_state_mac(nonce, issued)):
+        raise TokenError("登录信息无效。请重新打开投票页面。")
+    age = now.timestamp() - int(issued, 16)
+    if age > settings.CASEVOTE_FOLLOW_LINK_MAX_AGE or age < -60:
+        raise TokenError("登录信息已过期。请重新打开投票页面。")
+    return nonce
 
 
 @dataclass(frozen=True)

@@ -14,4 +14,6 @@ urlpatterns = [
     path("announcements/<int:pk>/", views.announcement, name="announcement"),
     path("follow/<str:token>/", follow_views.follow, name="follow"),
     path("follow/<str:token>/qr.png", follow_views.follow_qr, name="follow_qr"),
+    path("wechat/callback/", follow_views.wechat_callback, name="wechat_callback"),
+    path("wechat/qr.png", follow_views.wechat_qr, name="wechat_qr"),
 ]

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +20,7 @@ from ballots.services import (
     voting_period,
 )
 from ballots.tokens import make_form_token
-from cases import freshness
+from cases import catalogue, freshness
 from cases.models import Batch, Case
 from cases.pagecache import cached_page
 
@@ -30,7 +32,15 @@ def get_current_batch_or_404() -> Batch:
     return batch
 
 
-def ballot_form(request, batch: Batch, votable: list[Case], data=None) -> BallotForm:
+def get_current_catalogue_or_404() -> catalogue.Catalogue:
+    """The same batch with its cases, from this worker's memory (the ballot's hot path)."""
+    current = catalogue.current()
+    if current is None:
+        raise Http404("没有正在展示的批次")
+    return current
+
+
+def ballot_form(request, batch: Batch, votable: Sequence[Case], data=None) -> BallotForm:
     """A ballot form carrying a fresh signed token (and the voter's previous choices)."""
     token = make_form_token(request.follower.pk, batch.pk)
     if data is None:
@@ -47,9 +57,9 @@ def ballot_form(request, batch: Batch, votable: list[Case], data=None) -> Ballot
 @follow_required
 @cache_control(private=True, no_store=True)
 def vote(request):
-    batch = get_current_batch_or_404()
+    current = get_current_catalogue_or_404()
+    batch, votable = current.batch, current.votable
     now = timezone.now()
-    votable = list(batch.cases.exclude(status=Case.Status.DISQUALIFIED))
     context = {"batch": batch, "rules": voting_rules(batch, len(votable), now)}
     status = 200
     if request.method == "POST":
@@ -58,7 +68,7 @@ def vote(request):
         try:
             result = cast_ballot(
                 follower=request.follower,
-                batch=batch,
+                catalogue=current,
                 cases=submitted.cleaned_data["cases"],
                 request_meta=BallotRequest.from_request(
                     request, submitted.cleaned_data["token"], submitted.cleaned_data["website"]

@@ -39,6 +39,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -212,9 +222,28 @@ CASEVOTE_CAMPAIGN_NAME = os.environ.get(
 CASEVOTE_FOLLOW_BACKEND = os.environ.get(
     "CASEVOTE_FOLLOW_BACKEND", "ballots.follow.local.LocalFollowBackend"
 )
+# The WeChat gate (ballots.follow.wechat.WeChatFollowBackend): the official account's
+# app id and secret (the secret from the environment only, never a file in the repo),
+# where WeChat's API and authorisation page are (tests point them at a fake server),
+# how long to wait for an answer, and how long a "still following" answer is reused.
+CASEVOTE_WECHAT_APP_ID = os.environ.get("CASEVOTE_WECHAT_APP_ID", "")
+CASEVOTE_WECHAT_APP_SECRET = os.environ.get("CASEVOTE_WECHAT_APP_SECRET", "")
+CASEVOTE_WECHAT_API_BASE = os.environ.get("CASEVOTE_WECHAT_API_BASE", "https://api.weixin.qq.com")
+CASEVOTE_WECHAT_AUTHORIZE_URL = os.environ.get(
+    "CASEVOTE_WECHAT_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize"
+)
+CASEVOTE_WECHAT_TIMEOUT = env_float("CASEVOTE_WECHAT_TIMEOUT", 5.0)
+CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = env_int(
+    "CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS", 300
+)
+# The account's QR code on the gate: an image file the committee uploaded (PNG or
+# JPEG), or the account's follow link (e.g. http://weixin.qq.com/r/...) drawn as a QR code.
+CASEVOTE_WECHAT_QR_IMAGE = os.environ.get("CASEVOTE_WECHAT_QR_IMAGE", "")
+CASEVOTE_WECHAT_QR_URL = os.environ.get("CASEVOTE_WECHAT_QR_URL", "")
 CASEVOTE_OFFICIAL_ACCOUNT_NAME = "民生周刊"
 CASEVOTE_OFFICIAL_ACCOUNT_ID = "msweekly"
-# Seconds a follow link (the QR code) and a ballot form stay valid.
+# Seconds a follow link (the QR code), a WeChat authorisation round trip and a ballot
+# form stay valid.
 CASEVOTE_FOLLOW_LINK_MAX_AGE = env_int("CASEVOTE_FOLLOW_LINK_MAX_AGE", 600)
 CASEVOTE_FORM_MAX_AGE = env_int("CASEVOTE_FORM_MAX_AGE", 600)
 # A ballot sent back sooner than this after its form was served was not read by a person.
@@ -233,3 +262,7 @@ CASEVOTE_RETENTION_DAYS = env_int("CASEVOTE_RETENTION_DAYS", 90)
 CASEVOTE_PAGE_CACHE_SECONDS = env_int("CASEVOTE_PAGE_CACHE_SECONDS", 300)
 # How long a computed tally is reused before it is counted again.
 CASEVOTE_RESULTS_CACHE_SECONDS = env_int("CASEVOTE_RESULTS_CACHE_SECONDS", 30)
+# Up to this many valid ballots the monitoring page re-runs the detector itself when
+# its newest stored run is out of date; above it, it shows the newest stored run
+# (made by `detect_brushing --store` on a schedule).
+CASEVOTE_MONITORING_LIVE_LIMIT = env_int("CASEVOTE_MONITORING_LIVE_LIMIT", 50_000)

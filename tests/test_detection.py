@@ -287,3 +287,20 @@ def test_it_refuses_an_unknown_batch(db):
 def test_it_refuses_a_batch_without_ballots(simulation_batch):
     with pytest.raises(CommandError, match="第2批还没有有效选票"):
         run("--batch", "2")
+
+
+def test_a_report_survives_being_stored_as_json(simulation_batch):
+    """Stored runs (DetectionRun.reports) must give back exactly the reports made."""
+    import json
+
+    from ballots.detection import report_from_dict, report_to_dict
+    from ballots.evidence import batch_reports
+    from ballots.simulation import simulate
+
+    simulate(simulation_batch, seed=5, ballots=800, days=SIMULATION_DAYS, end=SIMULATION_END)
+    reports = batch_reports(simulation_batch)
+
+    stored = json.loads(json.dumps([report_to_dict(r) for r in reports]))
+
+    assert [report_from_dict(item) for item in stored] == reports
+    assert any(r.slices for r in reports)

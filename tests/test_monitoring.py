@@ -26,6 +26,11 @@ def monitoring_url(batch) -> str:
     return f"/admin/cases/batch/{batch.pk}/monitoring/"
 
 
+def shown_run(client, batch) -> str:
+    """The detector run the page shows; a void form names it."""
+    return str(client.get(monitoring_url(batch)).context["run"].pk)
+
+
 def test_the_monitoring_page_lists_attacked_cases_first_with_their_evidence(
     committee_client, attacked
 ):
@@ -68,6 +73,7 @@ def test_voiding_a_suspect_slice_records_the_evidence_snapshot(committee_client,
         {
             "case": f"{target:03d}",
             "slice": "0",
+            "run": str(page.context["run"].pk),
             "reason": "同一 IP 机械间隔投票",
             "public_reason": "",
         },
@@ -77,6 +83,7 @@ def test_voiding_a_suspect_slice_records_the_evidence_snapshot(committee_client,
     decision = Decision.objects.get()
     assert decision.kind == "void" and decision.detector_version == "1.0"
     assert decision.evidence["report"]["case"] == target
+    assert decision.evidence["detection_run"] == page.context["run"].pk
     voided = set(Ballot.objects.filter(status="void").values_list("pk", flat=True))
     assert voided == slice_ids
     assert voided <= set(scenario.ballot_ids["script"]) | set(scenario.ballot_ids.get("drip", []))
@@ -90,7 +97,13 @@ def test_voiding_without_a_reason_changes_nothing(committee_client, attacked):
     target = scenario.targets["script"]
 
     committee_client.post(
-        monitoring_url(batch), {"case": f"{target:03d}", "slice": "0", "reason": ""}
+        monitoring_url(batch),
+        {
+            "case": f"{target:03d}",
+            "slice": "0",
+            "run": shown_run(committee_client, batch),
+            "reason": "",
+        },
     )
 
     assert not Ballot.objects.filter(status="void").exists()
@@ -102,8 +115,14 @@ def test_the_whole_journey_ends_with_a_public_announcement(committee_client, cli
     target = Case.objects.get(number=scenario.targets["farm"])
     committee_client.post(
         monitoring_url(batch),
-        {"case": f"{target.number:03d}", "slice": "0", "reason": "夜间集中新关注账号投票"},
+        {
+            "case": f"{target.number:03d}",
+            "slice": "0",
+            "run": shown_run(committee_client, batch),
+            "reason": "夜间集中新关注账号投票",
+        },
     )
+    assert Decision.objects.get().kind == "void"
 
     committee_client.post(
         "/admin/cases/case/",
@@ -128,3 +147,85 @@ def test_editors_and_outsiders_cannot_open_the_monitoring_page(client, editor, a
     client.force_login(editor)
 
     assert client.get(monitoring_url(batch)).status_code == 403
+
+
+# --- Stored runs: the page on a large poll -----------------------------------------
+
+
+def test_on_a_large_poll_the_page_waits_for_the_scheduled_run(committee_client, attacked, settings):
+    from django.core.management import call_command
+
+    from ballots.models import DetectionRun
+
+    batch, scenario = attacked
+    settings.CASEVOTE_MONITORING_LIVE_LIMIT = 100  # the 1,500 simulated ballots are "large"
+
+    before = committee_client.get(monitoring_url(batch))
+    assert "尚无检测记录" in before.content.decode() and not DetectionRun.objects.exists()
+
+    call_command("detect_brushing", "--batch", str(batch.number), "--store", verbosity=0)
+    shown = committee_client.get(monitoring_url(batch))
+
+    run = DetectionRun.objects.get()
+    assert shown.context["run"] == run and run.ballots == scenario.total
+    assert {r.case for r in shown.context["reports"] if r.flagged} == scenario.attacked_cases
+    assert "此后没有新的选票或决定" in shown.content.decode()
+
+
+def test_a_stale_run_is_shown_with_what_changed_since(committee_client, attacked, settings):
+    from django.core.management import call_command
+
+    from ballots.models import DetectionRun
+    from tests.conftest import make_ballot
+
+    batch, _ = attacked
+    settings.CASEVOTE_MONITORING_LIVE_LIMIT = 100
+    call_command("detect_brushing", "--batch", str(batch.number), "--store", verbosity=0)
+    make_ballot(batch, [31])
+    make_ballot(batch, [32])
+
+    html = committee_client.get(monitoring_url(batch)).content.decode()
+
+    assert "此后新增选票 2 张、决定 0 项，尚未检测" in html
+    assert DetectionRun.objects.count() == 1  # not re-run in the request
+
+
+def test_a_small_poll_is_re_run_when_ballots_arrive(committee_client, attacked):
+    from ballots.models import DetectionRun
+    from tests.conftest import make_ballot
+
+    batch, scenario = attacked
+    first = committee_client.get(monitoring_url(batch)).context["run"]
+    make_ballot(batch, [31])
+
+    second = committee_client.get(monitoring_url(batch)).context["run"]
+
+    assert second.pk != first.pk and second.ballots == scenario.total + 1
+    assert committee_client.get(monitoring_url(batch)).context["run"] == second
+    assert DetectionRun.objects.count() == 2
+
+
+@pytest.mark.parametrize("run", ["", "abc", "999999"])
+def test_a_void_naming_no_run_of_this_batch_changes_nothing(committee_client, attacked, run):
+    batch, scenario = attacked
+    target = scenario.targets["script"]
+
+    response = committee_client.post(
+        monitoring_url(batch),
+        {"case": f"{target:03d}", "slice": "0", "run": run, "reason": "同一 IP 机械间隔投票"},
+    )
+
+    assert response.status_code == 404
+    assert not Ballot.objects.filter(status="void").exists() and not Decision.objects.exists()
+
+
+def test_stored_runs_are_listed_for_the_committee_only(committee_client, editor, attacked):
+    from django.test import Client
+
+    batch, _ = attacked
+    committee_client.get(monitoring_url(batch))  # stores a run
+    editor_client = Client()
+    editor_client.force_login(editor)
+
+    assert committee_client.get("/admin/ballots/detectionrun/").status_code == 200
+    assert editor_client.get("/admin/ballots/detectionrun/").status_code == 403

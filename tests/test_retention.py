@@ -77,3 +77,18 @@ def test_dry_run_changes_nothing(closed_poll, clock, settings):
 def test_it_refuses_an_unknown_batch(db):
     with pytest.raises(CommandError, match="没有第9批"):
         run("--batch", "9")
+
+
+def test_stored_detector_runs_lose_their_addresses(closed_poll, clock, settings):
+    from ballots.models import DetectionRun
+    from ballots.snapshots import store_run
+
+    store_run(closed_poll[0].batch)
+    assert any(r["top_ips"] for r in DetectionRun.objects.get().reports)
+    clock.move_to(CLOSES + timedelta(days=settings.CASEVOTE_RETENTION_DAYS))
+
+    run("--batch", "2")
+
+    reports = DetectionRun.objects.get().reports
+    assert all(r["top_ips"] == [] for r in reports)
+    assert any(r["top_subnets"] for r in reports) and "203.0.113.9" not in str(reports)

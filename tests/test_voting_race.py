@@ -16,6 +16,7 @@ from ballots.errors import AlreadyVoted
 from ballots.models import Ballot, Choice, Follower
 from ballots.services import BallotRequest, cast_ballot
 from ballots.tokens import make_form_token
+from cases import catalogue
 from cases.models import Batch
 
 pytestmark = [
@@ -81,7 +82,10 @@ def test_simultaneous_ballots_from_two_tabs_store_exactly_one(live_batch):
 
         outcomes = race(
             lambda i, f=follower, t=tokens: cast_ballot(
-                follower=f, batch=live_batch, cases=["031", "032"], request_meta=request_meta(t[i])
+                follower=f,
+                catalogue=catalogue.load(live_batch),
+                cases=["031", "032"],
+                request_meta=request_meta(t[i]),
             ),
             THREADS,
         )
@@ -102,7 +106,10 @@ def test_a_double_clicked_form_stores_one_ballot_and_answers_both_clicks(live_ba
 
     outcomes = race(
         lambda i: cast_ballot(
-            follower=follower, batch=live_batch, cases=["033"], request_meta=request_meta(token)
+            follower=follower,
+            catalogue=catalogue.load(live_batch),
+            cases=["033"],
+            request_meta=request_meta(token),
         ),
         THREADS,
     )

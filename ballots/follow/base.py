@@ -15,4 +15,6 @@ class FollowBackend:
         raise NotImplementedError
 
     def still_following(self, follower: Follower) -> bool:
+        """Asked when a ballot is cast, outside any transaction. A backend that cannot
+        know (its remote service is down) raises ballots.errors.FollowCheckUnavailable."""
         raise NotImplementedError

@@ -1,5 +1,11 @@
-"""Views of the local follow gate: the one-time follow page and its QR image."""
+"""Views of the follow gates: the local gate's one-time follow page and its QR image;
+the WeChat gate's authorisation callback and the account's QR code."""
 
+import mimetypes
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -7,7 +13,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import tokens
-from ballots.follow import get_backend
+from ballots.follow import get_backend, wechat
 from ballots.follow.local import (
     FollowLinkSpent,
     LocalFollowBackend,
@@ -16,6 +22,7 @@ from ballots.follow.local import (
     remember,
     render_gate,
 )
+from ballots.follow.wechat_api import WeChatUnavailable
 from ballots.models import UsedFollowToken
 from ballots.qr import qr_png
 
@@ -63,3 +70,56 @@ def follow_qr(request, token: str):
     except tokens.TokenError:
         raise Http404("二维码已过期") from None
     return HttpResponse(qr_png(follow_url(request, token)), content_type="image/png")
+
+
+def wechat_backend_only(view):
+    def wrapper(request, *args, **kwargs):
+        if not isinstance(get_backend(), wechat.WeChatFollowBackend):
+            raise Http404("本站未使用微信关注方式")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_safe
+@wechat_backend_only
+@cache_control(private=True, no_store=True)
+def wechat_callback(request):
+    """Where WeChat's authorise page sends the visitor back, with `code` and `state`."""
+    try:
+        follower = wechat.complete_authorisation(
+            request.GET.get("state", ""), request.GET.get("code", "")
+        )
+    except wechat.CallbackRefused as refusal:
+        context = {"message": refusal.message}
+        return render(request, "ballots/wechat_refused.html", context, status=refusal.status)
+    except wechat.NotSubscribed:
+        return render(request, "ballots/wechat_gate.html", wechat.qr_context())
+    except WeChatUnavailable as error:
+        wechat.log_unavailable(error)
+        return render(request, "ballots/wechat_unavailable.html", status=503)
+    return wechat.remember(redirect(reverse("ballots:vote")), follower)
+
+
+@lru_cache(maxsize=4)
+def _qr_for(url: str) -> bytes:
+    return qr_png(url)
+
+
+@require_safe
+@wechat_backend_only
+@cache_control(public=True, max_age=3600)
+def wechat_qr(request):
+    """The official account's QR code: the committee's image file, or its follow link drawn."""
+    if settings.CASEVOTE_WECHAT_QR_IMAGE:
+        path = Path(settings.CASEVOTE_WECHAT_QR_IMAGE)
+        content_type, _ = mimetypes.guess_type(path.name)
+        if content_type not in ("image/png", "image/jpeg", "image/gif", "image/webp"):
+            raise Http404("二维码图片格式不支持")
+        try:
+            return HttpResponse(path.read_bytes(), content_type=content_type)
+        except OSError:
+            raise Http404("没有找到二维码图片") from None
+    if settings.CASEVOTE_WECHAT_QR_URL:
+        return HttpResponse(_qr_for(settings.CASEVOTE_WECHAT_QR_URL), content_type="image/png")
+    raise Http404("没有配置公众号二维码")

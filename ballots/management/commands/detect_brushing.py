@@ -2,11 +2,16 @@
 
     manage.py detect_brushing --batch 2
     manage.py detect_brushing --batch 2 --json > evidence.json
+    manage.py detect_brushing --batch 2 --store       # for the monitoring page; schedule it
 
 The table lists every case, most suspicious first, with its score, verdict and top
 reasons; --json prints the full reports (`ballots.detection.report_to_dict`). Only
 valid ballots are read unless --include-void. It changes nothing: the committee
 decides. The elapsed time goes to stderr so --json output stays clean.
+
+--store keeps the run (`DetectionRun`) for the admin's monitoring page, which on a
+large poll shows the newest stored run instead of reading every ballot itself.
+It prints one line; run it every few minutes from the scheduler during a campaign.
 """
 
 import json
@@ -25,6 +30,7 @@ from ballots.detection import (
     report_to_dict,
 )
 from ballots.evidence import case_numbers, load_records
+from ballots.snapshots import store_run
 from cases.models import Batch, format_number
 
 TABLE_REASONS = 3
@@ -39,13 +45,27 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, required=True, help="batch number, e.g. 2")
         parser.add_argument("--json", action="store_true", help="print the full reports as JSON")
         parser.add_argument("--include-void", action="store_true", help="read voided ballots too")
+        parser.add_argument(
+            "--store", action="store_true", help="store the run for the monitoring page"
+        )
 
-    def handle(self, *args, batch, json, include_void, **options):
+    def handle(self, *args, batch, json, include_void, store, **options):
         started = time.perf_counter()
         try:
             target = Batch.objects.get(number=batch)
         except Batch.DoesNotExist:
             raise CommandError(f"没有第{batch}批。") from None
+        if store:
+            if json or include_void:
+                raise CommandError(
+                    "--store 只保存有效选票的检测结果，不能与 --json、--include-void 同用。"
+                )
+            run = store_run(target)
+            self.stdout.write(
+                f"已保存第{target.number}批的检测记录 #{run.pk}：{run.ballots} 张有效选票，"
+                f"用时 {run.seconds:.1f} 秒。"
+            )
+            return
         records = load_records(target, include_void=include_void)
         if not records:
             which = "选票" if include_void else "有效选票"

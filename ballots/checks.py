@@ -1,0 +1,39 @@
+"""System checks: a WeChat gate that cannot work is reported at start-up, not by residents."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+WECHAT_BACKEND = "ballots.follow.wechat.WeChatFollowBackend"
+
+
+@register()
+def wechat_settings(app_configs, **kwargs) -> list:
+    if settings.CASEVOTE_FOLLOW_BACKEND != WECHAT_BACKEND:
+        return []
+    problems = []
+    for name in ("CASEVOTE_WECHAT_APP_ID", "CASEVOTE_WECHAT_APP_SECRET"):
+        if not getattr(settings, name):
+            problems.append(
+                Error(f"{name} is empty but the WeChat follow gate is active.", id="casevote.E001")
+            )
+    for name in ("CASEVOTE_WECHAT_API_BASE", "CASEVOTE_WECHAT_AUTHORIZE_URL"):
+        if not getattr(settings, name).startswith(("https://", "http://")):
+            problems.append(Error(f"{name} must be an http(s) URL.", id="casevote.E002"))
+    if settings.CASEVOTE_WECHAT_TIMEOUT <= 0:
+        problems.append(Error("CASEVOTE_WECHAT_TIMEOUT must be positive.", id="casevote.E003"))
+    image = settings.CASEVOTE_WECHAT_QR_IMAGE
+    if image and not Path(image).is_file():
+        problems.append(
+            Error(f"CASEVOTE_WECHAT_QR_IMAGE={image!r} is not a file.", id="casevote.E004")
+        )
+    if not image and not settings.CASEVOTE_WECHAT_QR_URL:
+        problems.append(
+            Warning(
+                "The WeChat gate has no QR code for the official account.",
+                hint="Set CASEVOTE_WECHAT_QR_IMAGE (a PNG/JPEG file) or CASEVOTE_WECHAT_QR_URL.",
+                id="casevote.W001",
+            )
+        )
+    return problems

@@ -1,0 +1,191 @@
+"""The WeChat follow gate: the magazine's official account, through web authorisation.
+
+Inside WeChat's browser, a visitor without an identity is sent to WeChat's
+authorise page (scope `snsapi_base`: silent, no consent screen) with a signed,
+single-use `state`. WeChat sends them back to `/wechat/callback/` with a `code`,
+which the server exchanges for their `openid`, then asks `cgi-bin/user/info`
+whether that openid follows the account. A follower is keyed by openid and
+remembered in the same signed cookie as the local gate's.
+
+When a ballot is cast the subscription is asked again (a positive answer is reused
+for CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS), so an unfollow after the gate
+stops voting. WeChat failing to answer is never taken as "following".
+"""
+
+import hashlib
+import logging
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from ballots import identity, tokens
+from ballots.errors import FollowCheckUnavailable
+from ballots.follow import wechat_api
+from ballots.follow.base import FollowBackend
+from ballots.follow.wechat_api import Subscription, WeChatUnavailable
+from ballots.models import Follower, UsedFollowToken
+from ballots.retention import PSEUDONYM_PREFIX
+
+logger = logging.getLogger(__name__)
+
+WECHAT_UA_MARKER = "MicroMessenger"
+UNAVAILABLE_MESSAGE = "微信服务暂时不可用，请稍后再试。"
+CODE_PREFIX = "wc"
+
+
+class WeChatFollowBackend(FollowBackend):
+    name = "wechat"
+
+    def get_follower(self, request: HttpRequest) -> Follower | None:
+        follower_id = identity.remembered_follower_id(request)
+        if follower_id is None:
+            return None
+        return Follower.objects.filter(pk=follower_id, backend=self.name).first()
+
+    def gate(self, request: HttpRequest) -> HttpResponse:
+        """In WeChat: off to the authorise page. Elsewhere: "open this in WeChat"."""
+        if not in_wechat(request):
+            return render(request, "ballots/wechat_open.html", qr_context())
+        return redirect(authorize_url(request))
+
+    def still_following(self, follower: Follower) -> bool:
+        if follower.key.startswith(PSEUDONYM_PREFIX):
+            return False  # anonymised: the openid is gone
+        if caches["shared"].get(_following_key(follower.key)):
+            return True
+        try:
+            answer = wechat_api.subscription(follower.key)
+        except WeChatUnavailable as error:
+            log_unavailable(error)
+            raise FollowCheckUnavailable(
+                UNAVAILABLE_MESSAGE + "这次投票没有记录，您的选择已保留。"
+            ) from None
+        record_subscription(answer, timezone.now())
+        return answer.subscribed
+
+
+def in_wechat(request: HttpRequest) -> bool:
+    return WECHAT_UA_MARKER in request.META.get("HTTP_USER_AGENT", "")
+
+
+def callback_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("ballots:wechat_callback"))
+
+
+def authorize_url(request: HttpRequest) -> str:
+    """WeChat's authorise page for this site, with a fresh state (parameter order is WeChat's)."""
+    params = {
+        "appid": settings.CASEVOTE_WECHAT_APP_ID,
+        "redirect_uri": callback_url(request),
+        "response_type": "code",
+        "scope": "snsapi_base",
+        "state": tokens.make_wechat_state(),
+    }
+    return f"{settings.CASEVOTE_WECHAT_AUTHORIZE_URL}?{urlencode(params)}#wechat_redirect"
+
+
+def qr_context() -> dict:
+    configured = bool(settings.CASEVOTE_WECHAT_QR_IMAGE or settings.CASEVOTE_WECHAT_QR_URL)
+    return {"account_qr": configured}
+
+
+def log_unavailable(error: WeChatUnavailable) -> None:
+    logger.warning(
+        "WeChat API unavailable: endpoint=%s errcode=%s reason=%s",
+        error.endpoint,
+        error.errcode,
+        error.reason,
+    )
+
+
+def _following_key(openid: str) -> str:
+    return f"casevote:wechat:following:{hashlib.sha256(openid.encode()).hexdigest()[:32]}"
+
+
+def record_subscription(answer: Subscription, now: datetime) -> None:
+    """Remember a positive answer for a few minutes; note an unfollow on the follower.
+
+    Only "following" is cached: someone who re-follows after being refused can vote
+    at once, while an unfollow is noticed within the cache period.
+    """
+    followers = Follower.objects.filter(backend=WeChatFollowBackend.name, key=answer.openid)
+    if not answer.subscribed:
+        caches["shared"].delete(_following_key(answer.openid))
+        followers.update(unfollowed_at=now)
+        return
+    caches["shared"].set(
+        _following_key(answer.openid), True, settings.CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS
+    )
+    if answer.subscribed_at is not None:
+        followers.exclude(subscribed_at=answer.subscribed_at).update(
+            subscribed_at=answer.subscribed_at
+        )
+
+
+class CallbackRefused(Exception):
+    """A callback that is tampered with, expired or replayed; `message` is for people."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class NotSubscribed(Exception):
+    pass
+
+
+def code_key(code: str) -> str:
+    """How a spent authorisation code is stored: a hash (it is a credential), 32 chars."""
+    return CODE_PREFIX + hashlib.sha256(code.encode()).hexdigest()[:30]
+
+
+def spend(state: str, code: str, now: datetime) -> list[str]:
+    """Mark the state and the code used, before asking WeChat: a replay fails here,
+    in the database (primary keys), whichever worker receives it."""
+    try:
+        nonce = tokens.read_wechat_state(state, now)
+    except tokens.TokenError as error:
+        raise CallbackRefused(error.message) from None
+    if not code or len(code) > 128:
+        raise CallbackRefused("登录信息无效。请重新打开投票页面。")
+    spent = [nonce, code_key(code)]
+    try:
+        with transaction.atomic():
+            for key in spent:
+                UsedFollowToken.objects.create(nonce=key, used_at=now)
+    except IntegrityError:
+        raise CallbackRefused("这个登录链接已经用过了。请重新打开投票页面。", 410) from None
+    return spent
+
+
+def complete_authorisation(state: str, code: str) -> Follower:
+    """The follower a WeChat callback proves, or CallbackRefused / NotSubscribed /
+    WeChatUnavailable. Only a subscribed openid creates (or finds) a Follower."""
+    now = timezone.now()
+    spent = spend(state, code, now)
+    openid = wechat_api.openid_for_code(code)
+    answer = wechat_api.subscription(openid)
+    record_subscription(answer, now)
+    if not answer.subscribed:
+        raise NotSubscribed
+    followed_at = answer.subscribed_at or now
+    follower, _ = Follower.objects.get_or_create(
+        backend=WeChatFollowBackend.name,
+        key=openid,
+        defaults={"followed_at": followed_at, "subscribed_at": followed_at, "scene": answer.scene},
+    )
+    UsedFollowToken.objects.filter(nonce__in=spent).update(follower=follower)
+    return follower
+
+
+def remember(response: HttpResponse, follower: Follower) -> HttpResponse:
+    identity.remember_follower(response, follower.pk)
+    return response
