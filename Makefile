@@ -47,8 +47,8 @@ TEST_ENV := SECRET_KEY="$${SECRET_KEY:-tests-only-not-a-secret}" DEBUG=0
 test: $(BIN)/.installed ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load)
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load" $(PYTEST_ARGS)
+test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed ## ruff check + format check, and no missing migrations
 	$(BIN)/ruff check .
