@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import tally
 from ballots.decorators import follow_required, with_device_id
-from ballots.errors import AlreadyVoted, BallotRefused
+from ballots.errors import AlreadyVoted, BallotRefused, FormRejected
 from ballots.forms import BallotForm
 from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Announcement, Ballot
 from ballots.rules import voting_rules
@@ -54,8 +54,9 @@ def vote(request):
     status = 200
     if request.method == "POST":
         submitted = BallotForm(request.POST, votable_cases=votable)
-        submitted.is_valid()
         try:
+            if not submitted.is_valid():  # e.g. a NUL byte in the token or the honeypot
+                raise FormRejected("提交失败，请刷新页面后重试。")
             result = cast_ballot(
                 follower=request.follower,
                 batch=batch,

@@ -360,6 +360,20 @@ def test_it_refuses_a_filled_honeypot(cast):
     assert_nothing_recorded()
 
 
+@pytest.mark.parametrize("field", ["website", "token"])
+def test_it_refuses_a_nul_byte_in_the_form_with_a_message_not_a_500(voter, cast, field):
+    """Found by the fuzz tier: a NUL byte failed the form's own field validation and
+    the view then read a missing cleaned value (KeyError, HTTP 500)."""
+    token = form_token(voter.get("/vote/"))
+    extra = {field: (token if field == "token" else "") + "\x00"}
+
+    response = cast(["031"], token=token, extra=extra)
+
+    assert response.status_code == 400
+    assert "提交失败，请刷新页面后重试" in error_text(response)
+    assert_nothing_recorded()
+
+
 def test_it_refuses_a_post_without_csrf(open_batch, clock):
     strict = Client(enforce_csrf_checks=True)
     follow_through_gate_with_csrf(strict)
