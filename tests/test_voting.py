@@ -441,6 +441,26 @@ def test_x_forwarded_for_names_the_client_behind_a_trusted_proxy(cast, settings)
     assert ballot.ip_subnet == "203.0.113.0/24"
 
 
+def test_a_nul_byte_in_the_user_agent_is_dropped_not_a_500(cast):
+    """Found by the fuzz tier on PostgreSQL, which cannot store NUL (a 500). gunicorn
+    refuses such a header; the site must not depend on it."""
+    response = cast(["031"], HTTP_USER_AGENT="Mozilla/5.0\x00 (iPhone)")
+
+    assert response.status_code == 302
+    assert Ballot.objects.get().user_agent == "Mozilla/5.0 (iPhone)"
+
+
+def test_a_scoped_ipv6_address_behind_a_trusted_proxy_is_recorded_without_its_zone(
+    cast, settings
+):
+    settings.CASEVOTE_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    response = cast(["031"], HTTP_X_FORWARDED_FOR="fe80::1%eth0")
+
+    assert response.status_code == 302
+    assert Ballot.objects.get().ip_address == "fe80::1"
+
+
 def make_ballots_from(ip: str, count: int, batch: Batch) -> None:
     """Ballots of other followers from `ip`, cast just now."""
     from django.utils import timezone
