@@ -5,6 +5,7 @@ spent once: the nonce is stored with what the token produced (a unique key), so 
 replay fails in the database, not in a Python check.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 FOLLOW_SALT = "casevote.follow-link"
 FORM_SALT = "casevote.ballot-form"
+NONCE_PATTERN = re.compile(r"[0-9a-f]{32}")  # what new_nonce() makes
 
 
 class TokenError(Exception):
@@ -69,9 +71,13 @@ def read_form_token(token: str, follower_id: int, batch_id: int, now: datetime) 
         payload = signing.loads(token, salt=FORM_SALT)
         served_at = datetime.fromtimestamp(float(payload["t"]), tz=UTC)
         parsed = FormToken(str(payload["n"]), served_at, int(payload["f"]), int(payload["b"]))
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         raise TokenError("投票表单校验失败，请刷新页面后重新提交。") from None
-    if parsed.follower_id != follower_id or parsed.batch_id != batch_id:
+    if (
+        not NONCE_PATTERN.fullmatch(parsed.nonce)
+        or parsed.follower_id != follower_id
+        or parsed.batch_id != batch_id
+    ):
         raise TokenError("投票表单校验失败，请刷新页面后重新提交。")
     if now - parsed.served_at > timedelta(seconds=settings.CASEVOTE_FORM_MAX_AGE):
         raise TokenError("页面停留时间过长，表单已过期。请确认所选案例后重新提交。")

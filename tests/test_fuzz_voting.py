@@ -361,3 +361,61 @@ def test_a_valid_ballot_is_recorded_exactly_once_whatever_else_comes_with_it(bal
             assert Ballot.objects.count() == 1
 
     post_a_valid_ballot()
+
+
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),  # NaN and ±Infinity included: Python's JSON writes and reads them
+    st.text(max_size=40),
+    st.sampled_from(["0" * 32, "ab" * 16, "x" * 5000, "\x00" * 32, "１" * 32]),
+)
+
+
+def test_no_signed_form_token_payload_breaks_the_ballot(ballot_box):
+    """Payloads the site would never sign (only reachable with its key): refused or,
+    if they look exactly like the site's own, accepted; never a 500."""
+    batch, _ = ballot_box
+
+    @fuzz_settings(200)
+    @given(data=st.data())
+    def post_with_a_forged_token(data):
+        with rolled_back():
+            follower = Follower.objects.create(key="f", followed_at=timezone.now())
+            served = (timezone.now() - timedelta(seconds=5)).timestamp()
+            payload = data.draw(
+                st.one_of(
+                    st.fixed_dictionaries(
+                        {
+                            "n": st.one_of(st.just(tokens.new_nonce()), json_scalar),
+                            "t": st.one_of(st.just(served), json_scalar),
+                            "f": st.one_of(st.just(follower.pk), json_scalar),
+                            "b": st.one_of(st.just(batch.pk), json_scalar),
+                        }
+                    ),
+                    st.recursive(
+                        json_scalar,
+                        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                        max_leaves=8,
+                    ),
+                ),
+                label="payload",
+            )
+            token = signing.dumps(payload, salt=tokens.FORM_SALT)
+            cookie = follower_cookie(data, "follower", follower, follower)
+
+            response = fuzz_client().post(
+                "/vote/",
+                {"cases": ["031"], "token": token, "website": ""},
+                HTTP_COOKIE=f"{identity.FOLLOWER_COOKIE}={cookie}",
+            )
+
+            assert_no_server_error(response)
+            recorded = list(Ballot.objects.values_list("form_nonce", flat=True))
+            assert len(recorded) <= 1
+            if recorded:
+                assert response.status_code == 302
+                assert recorded == [payload["n"]]
+
+    post_with_a_forged_token()

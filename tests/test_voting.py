@@ -450,9 +450,7 @@ def test_a_nul_byte_in_the_user_agent_is_dropped_not_a_500(cast):
     assert Ballot.objects.get().user_agent == "Mozilla/5.0 (iPhone)"
 
 
-def test_a_scoped_ipv6_address_behind_a_trusted_proxy_is_recorded_without_its_zone(
-    cast, settings
-):
+def test_a_scoped_ipv6_address_behind_a_trusted_proxy_is_recorded_without_its_zone(cast, settings):
     settings.CASEVOTE_TRUSTED_PROXIES = ["127.0.0.1"]
 
     response = cast(["031"], HTTP_X_FORWARDED_FOR="fe80::1%eth0")
@@ -483,3 +481,30 @@ def make_ballots_from(ip: str, count: int, batch: Batch) -> None:
             ip_subnet=ip.rsplit(".", 1)[0] + ".0/24",
             receipt=new_receipt_code(),
         )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"t": float("inf")},  # OverflowError
+        {"t": 1e308},  # outside the platform's time_t
+        {"n": "x" * 5000},  # longer than the stored nonce
+        {"n": "\x00" * 32},  # PostgreSQL cannot store NUL
+    ],
+)
+def test_a_form_token_signed_with_an_odd_payload_is_refused(voter, cast, open_batch, payload):
+    """Found by the fuzz tier: only reachable with the site's key, but a 500 before."""
+    from django.core import signing
+    from django.utils import timezone
+
+    from ballots.tokens import FORM_SALT, new_nonce
+
+    served = (timezone.now() - timedelta(seconds=5)).timestamp()
+    good = {"n": new_nonce(), "t": served, "f": Follower.objects.get().pk, "b": open_batch.pk}
+    token = signing.dumps(good | payload, salt=FORM_SALT)
+
+    response = cast(["031"], token=token, wait=0)
+
+    assert response.status_code == 400
+    assert "投票表单校验失败" in error_text(response)
+    assert_nothing_recorded()
