@@ -109,7 +109,7 @@ forwarded_for = st.one_of(
                     "1.2.3",
                     "[2001:db8::1]",
                     "2001:db8::1:80",
-                    "0.0.0.0",
+                    "0.0.0.0",  # noqa: S104 - a header value, not a bind address
                     "",
                 ]
             ),
