@@ -88,8 +88,11 @@ def vote(request):
 @cache_control(private=True, no_store=True)
 def confirmation(request, receipt: str):
     """After a ballot: what was chosen, the receipt, when to vote again. Only for its voter."""
+    code = normalise_receipt(receipt)  # e.g. a NUL byte, which PostgreSQL refuses (a 500)
+    if code is None:
+        raise Http404("回执码格式不正确")
     ballot = get_object_or_404(
-        Ballot.objects.select_related("batch"), receipt=receipt, follower=request.follower
+        Ballot.objects.select_related("batch"), receipt=code, follower=request.follower
     )
     cases = Case.objects.filter(choices__ballot=ballot).order_by("number")
     return render(

@@ -105,6 +105,15 @@ def test_the_confirmation_is_only_for_its_voter(voter, cast, open_batch):
     assert other.get(location).status_code == 404
 
 
+@pytest.mark.parametrize("suffix", ["%00", "x", "%E4%B8%AD"])
+def test_a_malformed_confirmation_code_is_not_found(voter, cast, suffix):
+    """Found by the fuzz tier: a NUL byte in the code reached PostgreSQL (a 500)."""
+    location = cast(["031"])["Location"]
+
+    assert voter.get(location.rstrip("/") + suffix + "/").status_code == 404
+    assert voter.get(location).status_code == 200
+
+
 def test_a_retried_submission_returns_the_same_ballot(voter, cast, clock):
     token = form_token(voter.get("/vote/"))
     first = cast(["031", "032"], token=token)
