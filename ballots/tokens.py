@@ -44,7 +44,7 @@ def read_follow_token(token: str) -> str:
         raise TokenError("这个关注链接已过期（有效期 10 分钟）。请重新扫码。") from None
     except signing.BadSignature:
         raise TokenError("这个关注链接无效。请重新扫码。") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+    if not isinstance(payload, dict) or not NONCE_PATTERN.fullmatch(str(payload.get("n"))):
         raise TokenError("这个关注链接无效。请重新扫码。")
     return payload["n"]
 
