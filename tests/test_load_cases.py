@@ -294,6 +294,12 @@ BAD_FILES = {
         {},
         ["batch2.json 是 UTF-16 编码", "UTF-8"],
     ),
+    # Found by the fuzz tier: a blank name of a new batch was a ValueError traceback.
+    "blank name of a new batch": (
+        lambda p: write_json(p, batch_data(number=9, name=" ")),
+        {},
+        ["批次信息（batch）：缺少 批次名称（name）"],
+    ),
     "json without cases": (
         lambda p: write_json(p, batch_data(cases=[])),
         {},
