@@ -512,6 +512,8 @@ def batch_value_problems(fields: BatchFields) -> list[str]:
         problems.append(f"批次编号须在 1 到 {BATCH_NUMBER_MAX} 之间")
     if fields.name == "":
         problems.append(f"{FIELD_LABELS['name']}不能为空")
+    if fields.name is not None and "\x00" in fields.name:  # --batch-name; PostgreSQL refuses NUL
+        problems.append(f"{FIELD_LABELS['name']}含有空字符（\\x00）")
     if fields.name is not None and len(fields.name) > BATCH_NAME_MAX_LENGTH:
         problems.append(too_long("name", len(fields.name), BATCH_NAME_MAX_LENGTH))
     for key in ("first_number", "last_number"):

@@ -402,6 +402,12 @@ BAD_FILES = {
         {"batch": 4, "batch_name": " ", "first": 91, "last": 120},
         ["batch2.csv 的批次选项：批次名称（name）不能为空"],
     ),
+    # Found by the fuzz tier on PostgreSQL, which cannot store NUL (a traceback).
+    "batch name with a NUL byte": (
+        lambda p: csv_with(p),
+        {"batch": 2, "batch_name": "第二批\x00"},
+        ["batch2.csv 的批次选项：批次名称（name）含有空字符（\\x00）"],
+    ),
     "json with batch options": (
         lambda p: json_with(p),
         {"batch": 2},
