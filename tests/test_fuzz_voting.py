@@ -419,3 +419,56 @@ def test_no_signed_form_token_payload_breaks_the_ballot(ballot_box):
                 assert recorded == [payload["n"]]
 
     post_with_a_forged_token()
+
+
+content_types = st.sampled_from(
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=gb18030",
+        "application/x-www-form-urlencoded; charset=nonexistent",
+        "multipart/form-data; boundary=XyZ",
+        "multipart/form-data",
+        "application/json",
+        "text/plain",
+        "",
+    ]
+)
+
+
+def test_random_request_bodies_are_refused_without_a_ballot(ballot_box):
+    """Bytes that are no form at all (bad UTF-8, broken multipart, thousands of fields,
+    odd content types) from a follower with a valid form token: never a 5xx."""
+    batch, _ = ballot_box
+
+    @fuzz_settings(150)
+    @given(
+        data=st.data(),
+        content_type=content_types,
+        body=st.one_of(
+            st.binary(max_size=400),
+            st.just(b"cases=031&" * 1200),  # more fields than Django accepts
+            st.just(b'--XyZ\r\nContent-Disposition: form-data; name="cases"\r\n\r\n031'),
+            st.lists(st.binary(max_size=20), max_size=8).map(b"&".join),
+        ),
+    )
+    def post_bytes(data, content_type, body):
+        with rolled_back():
+            follower = Follower.objects.create(key="f", followed_at=timezone.now())
+            token = tokens.make_form_token(
+                follower.pk, batch.pk, timezone.now() - timedelta(seconds=5)
+            )
+            cookie = follower_cookie(data, "follower", follower, follower)
+            body = body + b"&token=" + token.encode() if data.draw(st.booleans()) else body
+
+            response = fuzz_client().generic(
+                "POST",
+                "/vote/",
+                body,
+                content_type=content_type,
+                HTTP_COOKIE=f"{identity.FOLLOWER_COOKIE}={cookie}",
+            )
+
+            assert_no_server_error(response)
+            assert Ballot.objects.count() == 0
+
+    post_bytes()
