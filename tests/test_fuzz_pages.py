@@ -108,8 +108,15 @@ def test_public_pages_survive_random_paths_query_strings_and_headers(site):
         query=st.one_of(st.just(""), query_string),
         method=st.sampled_from(METHODS),
         headers=random_headers,
+        host=st.one_of(
+            st.none(),
+            header_text,
+            st.sampled_from(["testserver:99999", "[::1", "evil.example", "testserver\x00", ""]),
+        ),
     )
-    def request_a_page(path, query, method, headers):
+    def request_a_page(path, query, method, headers, host):
+        if host is not None:
+            headers["HTTP_HOST"] = host
         with rolled_back():
             url = f"{path}?{query}" if query else path
             response = fuzz_client().generic(method, url, **headers)
