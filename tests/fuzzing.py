@@ -87,6 +87,26 @@ nasty_text = st.one_of(
 )
 
 
+def tamper(data: st.DataObject, value: str) -> str:
+    """`value` changed somewhere: a character replaced, cut short, or lengthened.
+
+    The draws do not depend on `value` (a signed value's length varies with the row
+    ids of the example), so that hypothesis can replay and shrink an example."""
+    how = data.draw(st.sampled_from(["replace", "truncate", "append", "prepend"]))
+    position = data.draw(st.integers(0, 2**16)) % len(value)
+    if how == "replace":
+        new = data.draw(st.characters(codec="ascii"))
+        if new == value[position]:
+            new = "A" if new != "A" else "B"
+        return value[:position] + new + value[position + 1 :]
+    if how == "truncate":
+        return value[:position]
+    # Not whitespace, which forms and cookie parsing rightly strip off again.
+    visible = st.characters(codec="utf-8", exclude_categories=("Z", "C"))
+    extra = data.draw(st.text(visible, min_size=1, max_size=10))
+    return value + extra if how == "append" else extra + value
+
+
 def wsgi_header(text: str) -> str:
     """A header value as a WSGI server hands it over: the bytes, read as latin-1."""
     return text.encode("utf-8").decode("latin-1")

@@ -24,6 +24,7 @@ from tests.fuzzing import (
     random_fields,
     random_headers,
     rolled_back,
+    tamper,
     wsgi_header,
 )
 
@@ -52,19 +53,6 @@ def signed_cookie(name: str, value: str, salt: str) -> str:
     response = HttpResponse()
     response.set_signed_cookie(name, value, salt=salt)
     return response.cookies[name].value
-
-
-def tamper(data: st.DataObject, value: str) -> str:
-    """`value` changed somewhere: a character replaced, cut short, or lengthened."""
-    how = data.draw(st.sampled_from(["replace", "truncate", "append", "prepend"]))
-    if how == "replace":
-        i = data.draw(st.integers(0, len(value) - 1))
-        new = data.draw(st.characters(codec="ascii").filter(lambda c: c != value[i]))
-        return value[:i] + new + value[i + 1 :]
-    if how == "truncate":
-        return value[: data.draw(st.integers(0, len(value) - 1))]
-    extra = data.draw(st.text(min_size=1, max_size=10))
-    return value + extra if how == "append" else extra + value
 
 
 # --- What the ballot's parts may be, and whether each is valid ---------------------
