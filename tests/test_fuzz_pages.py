@@ -114,16 +114,23 @@ def test_public_pages_survive_random_paths_query_strings_and_headers(site):
             header_text,
             st.sampled_from(["testserver:99999", "[::1", "evil.example", "testserver\x00", ""]),
         ),
+        as_follower=st.booleans(),
     )
-    def request_a_page(path, query, method, headers, host):
+    def request_a_page(path, query, method, headers, host, as_follower):
         if host is not None:
             headers["HTTP_HOST"] = host
         with rolled_back():
+            if as_follower:  # e.g. /vote/ then shows the ballot, not the gate
+                follower = Follower.objects.create(key="fuzz", followed_at=timezone.now())
+                headers["HTTP_COOKIE"] = (
+                    f"{identity.FOLLOWER_COOKIE}={follower_cookie_for(follower)}"
+                )
+            followers = Follower.objects.count()
             url = f"{path}?{query}" if query else path
             response = fuzz_client().generic(method, url, **headers)
 
             assert_no_server_error(response)
-            assert Ballot.objects.count() == 1 and Follower.objects.count() == 1
+            assert Ballot.objects.count() == 1 and Follower.objects.count() == followers
 
     request_a_page()
 
