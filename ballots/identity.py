@@ -38,7 +38,7 @@ def remember_follower(response: HttpResponse, follower_id: int) -> None:
 
 def remembered_follower_id(request: HttpRequest) -> int | None:
     value = _get(request, FOLLOWER_COOKIE, FOLLOWER_SALT)
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def device_id(request: HttpRequest) -> tuple[str, bool]:

@@ -53,7 +53,10 @@ class BallotRequest:
     def from_request(cls, request: HttpRequest, form_token: str, honeypot: str) -> "BallotRequest":
         return cls(
             ip=network.client_address(request.META),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
+            # PostgreSQL cannot store a NUL byte; gunicorn refuses one, other servers may not.
+            user_agent=request.META.get("HTTP_USER_AGENT", "").replace("\x00", "")[
+                :USER_AGENT_MAX_LENGTH
+            ],
             device_id=getattr(request, "device_id", ""),
             form_token=form_token,
             honeypot=honeypot,

@@ -19,6 +19,7 @@ FOLLOW_SALT = "casevote.follow-link"
 FORM_SALT = "casevote.ballot-form"
 WECHAT_STATE_SALT = "casevote.wechat-state"
 WECHAT_STATE_PATTERN = re.compile(r"^(ws[0-9a-f]{30})([0-9a-f]{8})([0-9a-f]{32})$")
+NONCE_PATTERN = re.compile(r"[0-9a-f]{32}")  # what new_nonce() makes
 
 
 class TokenError(Exception):
@@ -46,7 +47,7 @@ def read_follow_token(token: str) -> str:
         raise TokenError("这个关注链接已过期（有效期 10 分钟）。请重新扫码。") from None
     except signing.BadSignature:
         raise TokenError("这个关注链接无效。请重新扫码。") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
+    if not isinstance(payload, dict) or not NONCE_PATTERN.fullmatch(str(payload.get("n"))):
         raise TokenError("这个关注链接无效。请重新扫码。")
     return payload["n"]
 
@@ -105,9 +106,13 @@ def read_form_token(token: str, follower_id: int, batch_id: int, now: datetime) 
         payload = signing.loads(token, salt=FORM_SALT)
         served_at = datetime.fromtimestamp(float(payload["t"]), tz=UTC)
         parsed = FormToken(str(payload["n"]), served_at, int(payload["f"]), int(payload["b"]))
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         raise TokenError("投票表单校验失败，请刷新页面后重新提交。") from None
-    if parsed.follower_id != follower_id or parsed.batch_id != batch_id:
+    if (
+        not NONCE_PATTERN.fullmatch(parsed.nonce)
+        or parsed.follower_id != follower_id
+        or parsed.batch_id != batch_id
+    ):
         raise TokenError("投票表单校验失败，请刷新页面后重新提交。")
     if now - parsed.served_at > timedelta(seconds=settings.CASEVOTE_FORM_MAX_AGE):
         raise TokenError("页面停留时间过长，表单已过期。请确认所选案例后重新提交。")

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import tally
 from ballots.decorators import follow_required, with_device_id
-from ballots.errors import AlreadyVoted, BallotRefused
+from ballots.errors import AlreadyVoted, BallotRefused, FormRejected
 from ballots.forms import BallotForm
 from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Announcement, Ballot
 from ballots.rules import voting_rules
@@ -64,8 +64,9 @@ def vote(request):
     status = 200
     if request.method == "POST":
         submitted = BallotForm(request.POST, votable_cases=votable)
-        submitted.is_valid()
         try:
+            if not submitted.is_valid():  # e.g. a NUL byte in the token or the honeypot
+                raise FormRejected("提交失败，请刷新页面后重试。")
             result = cast_ballot(
                 follower=request.follower,
                 catalogue=current,
@@ -97,8 +98,11 @@ def vote(request):
 @cache_control(private=True, no_store=True)
 def confirmation(request, receipt: str):
     """After a ballot: what was chosen, the receipt, when to vote again. Only for its voter."""
+    code = normalise_receipt(receipt)  # e.g. a NUL byte, which PostgreSQL refuses (a 500)
+    if code is None:
+        raise Http404("回执码格式不正确")
     ballot = get_object_or_404(
-        Ballot.objects.select_related("batch"), receipt=receipt, follower=request.follower
+        Ballot.objects.select_related("batch"), receipt=code, follower=request.follower
     )
     cases = Case.objects.filter(choices__ballot=ballot).order_by("number")
     return render(

@@ -459,17 +459,22 @@ def too_long(key: str, length: int, max_length: int) -> str:
     return f"{FIELD_LABELS[key]}有 {length} 个字，超过 {max_length} 字的上限"
 
 
+def is_blank(value: object) -> bool:
+    """Absent, or text of spaces only: " " names no batch (it was once a traceback)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def clean_batch_block(block: Mapping[str, object]) -> tuple[BatchFields, list[str]]:
     """The JSON "batch" object; notice is optional and, if absent, left as it is."""
     problems = []
     if unknown := sorted(set(block) - set(JSON_BATCH_KEYS)):
         problems.append(f"未知字段 {'、'.join(unknown)}（只认 {'、'.join(JSON_BATCH_KEYS)}）")
-    if missing := [key for key in JSON_BATCH_REQUIRED if block.get(key) in (None, "")]:
+    if missing := [key for key in JSON_BATCH_REQUIRED if is_blank(block.get(key))]:
         problems.append(f"缺少 {'、'.join(FIELD_LABELS[key] for key in missing)}")
     numbers: dict[str, int | None] = {}
     for key in ("number", "first_number", "last_number"):
         numbers[key] = None
-        if block.get(key) not in (None, ""):
+        if not is_blank(block.get(key)):
             try:
                 numbers[key] = parse_number(block[key])
             except ValueError as error:
@@ -507,6 +512,8 @@ def batch_value_problems(fields: BatchFields) -> list[str]:
         problems.append(f"批次编号须在 1 到 {BATCH_NUMBER_MAX} 之间")
     if fields.name == "":
         problems.append(f"{FIELD_LABELS['name']}不能为空")
+    if fields.name is not None and "\x00" in fields.name:  # --batch-name; PostgreSQL refuses NUL
+        problems.append(f"{FIELD_LABELS['name']}含有空字符（\\x00）")
     if fields.name is not None and len(fields.name) > BATCH_NAME_MAX_LENGTH:
         problems.append(too_long("name", len(fields.name), BATCH_NAME_MAX_LENGTH))
     for key in ("first_number", "last_number"):

@@ -137,6 +137,41 @@ def test_a_forged_unsigned_identity_cookie_is_no_identity(client, open_batch, cl
     assert 'name="cases"' not in client.get("/vote/").content.decode()
 
 
+@pytest.mark.parametrize("value", ["²", "¹²"])
+def test_a_signed_identity_that_is_not_an_ascii_number_is_no_identity(
+    client, open_batch, clock, value
+):
+    """Found by the fuzz tier: "²".isdigit() is true but int("²") fails (a 500). Only
+    reachable with the site's key, so hardening: the cookie reads as absent."""
+    from django.http import HttpResponse
+
+    from ballots.identity import FOLLOWER_SALT
+
+    signed = HttpResponse()
+    signed.set_signed_cookie(FOLLOWER_COOKIE, value, salt=FOLLOWER_SALT)
+    client.cookies[FOLLOWER_COOKIE] = signed.cookies[FOLLOWER_COOKIE].value
+
+    response = client.get("/vote/")
+
+    assert response.status_code == 200
+    assert "扫码关注" in response.content.decode()
+
+
+@pytest.mark.parametrize("nonce", ["x" * 5000, "\x00" * 32, 5])
+def test_a_follow_link_signed_with_an_odd_nonce_is_refused(client, open_batch, clock, nonce):
+    """Found by the fuzz tier on PostgreSQL (too long, NUL: a 500). Needs the key."""
+    from django.core import signing
+
+    from ballots.tokens import FOLLOW_SALT
+
+    token = signing.dumps({"n": nonce}, salt=FOLLOW_SALT, compress=True)
+
+    response = client.post(f"/follow/{token}/")
+
+    assert response.status_code == 400
+    assert Follower.objects.count() == 0
+
+
 def test_the_follow_confirmation_needs_csrf(open_batch, clock):
     from django.test import Client
 

@@ -294,6 +294,12 @@ BAD_FILES = {
         {},
         ["batch2.json 是 UTF-16 编码", "UTF-8"],
     ),
+    # Found by the fuzz tier: a blank name of a new batch was a ValueError traceback.
+    "blank name of a new batch": (
+        lambda p: write_json(p, batch_data(number=9, name=" ")),
+        {},
+        ["批次信息（batch）：缺少 批次名称（name）"],
+    ),
     "json without cases": (
         lambda p: write_json(p, batch_data(cases=[])),
         {},
@@ -395,6 +401,12 @@ BAD_FILES = {
         lambda p: csv_with(p),
         {"batch": 4, "batch_name": " ", "first": 91, "last": 120},
         ["batch2.csv 的批次选项：批次名称（name）不能为空"],
+    ),
+    # Found by the fuzz tier on PostgreSQL, which cannot store NUL (a traceback).
+    "batch name with a NUL byte": (
+        lambda p: csv_with(p),
+        {"batch": 2, "batch_name": "第二批\x00"},
+        ["batch2.csv 的批次选项：批次名称（name）含有空字符（\\x00）"],
     ),
     "json with batch options": (
         lambda p: json_with(p),

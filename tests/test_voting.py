@@ -105,6 +105,15 @@ def test_the_confirmation_is_only_for_its_voter(voter, cast, open_batch):
     assert other.get(location).status_code == 404
 
 
+@pytest.mark.parametrize("suffix", ["%00", "x", "%E4%B8%AD"])
+def test_a_malformed_confirmation_code_is_not_found(voter, cast, suffix):
+    """Found by the fuzz tier: a NUL byte in the code reached PostgreSQL (a 500)."""
+    location = cast(["031"])["Location"]
+
+    assert voter.get(location.rstrip("/") + suffix + "/").status_code == 404
+    assert voter.get(location).status_code == 200
+
+
 def test_a_retried_submission_returns_the_same_ballot(voter, cast, clock):
     token = form_token(voter.get("/vote/"))
     first = cast(["031", "032"], token=token)
@@ -360,6 +369,20 @@ def test_it_refuses_a_filled_honeypot(cast):
     assert_nothing_recorded()
 
 
+@pytest.mark.parametrize("field", ["website", "token"])
+def test_it_refuses_a_nul_byte_in_the_form_with_a_message_not_a_500(voter, cast, field):
+    """Found by the fuzz tier: a NUL byte failed the form's own field validation and
+    the view then read a missing cleaned value (KeyError, HTTP 500)."""
+    token = form_token(voter.get("/vote/"))
+    extra = {field: (token if field == "token" else "") + "\x00"}
+
+    response = cast(["031"], token=token, extra=extra)
+
+    assert response.status_code == 400
+    assert "提交失败，请刷新页面后重试" in error_text(response)
+    assert_nothing_recorded()
+
+
 def test_it_refuses_a_post_without_csrf(open_batch, clock):
     strict = Client(enforce_csrf_checks=True)
     follow_through_gate_with_csrf(strict)
@@ -427,6 +450,24 @@ def test_x_forwarded_for_names_the_client_behind_a_trusted_proxy(cast, settings)
     assert ballot.ip_subnet == "203.0.113.0/24"
 
 
+def test_a_nul_byte_in_the_user_agent_is_dropped_not_a_500(cast):
+    """Found by the fuzz tier on PostgreSQL, which cannot store NUL (a 500). gunicorn
+    refuses such a header; the site must not depend on it."""
+    response = cast(["031"], HTTP_USER_AGENT="Mozilla/5.0\x00 (iPhone)")
+
+    assert response.status_code == 302
+    assert Ballot.objects.get().user_agent == "Mozilla/5.0 (iPhone)"
+
+
+def test_a_scoped_ipv6_address_behind_a_trusted_proxy_is_recorded_without_its_zone(cast, settings):
+    settings.CASEVOTE_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    response = cast(["031"], HTTP_X_FORWARDED_FOR="fe80::1%eth0")
+
+    assert response.status_code == 302
+    assert Ballot.objects.get().ip_address == "fe80::1"
+
+
 def make_ballots_from(ip: str, count: int, batch: Batch) -> None:
     """Ballots of other followers from `ip`, cast just now."""
     from django.utils import timezone
@@ -449,3 +490,30 @@ def make_ballots_from(ip: str, count: int, batch: Batch) -> None:
             ip_subnet=ip.rsplit(".", 1)[0] + ".0/24",
             receipt=new_receipt_code(),
         )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"t": float("inf")},  # OverflowError
+        {"t": 1e308},  # outside the platform's time_t
+        {"n": "x" * 5000},  # longer than the stored nonce
+        {"n": "\x00" * 32},  # PostgreSQL cannot store NUL
+    ],
+)
+def test_a_form_token_signed_with_an_odd_payload_is_refused(voter, cast, open_batch, payload):
+    """Found by the fuzz tier: only reachable with the site's key, but a 500 before."""
+    from django.core import signing
+    from django.utils import timezone
+
+    from ballots.tokens import FORM_SALT, new_nonce
+
+    served = (timezone.now() - timedelta(seconds=5)).timestamp()
+    good = {"n": new_nonce(), "t": served, "f": Follower.objects.get().pk, "b": open_batch.pk}
+    token = signing.dumps(good | payload, salt=FORM_SALT)
+
+    response = cast(["031"], token=token, wait=0)
+
+    assert response.status_code == 400
+    assert "投票表单校验失败" in error_text(response)
+    assert_nothing_recorded()
