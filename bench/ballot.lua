@@ -1,9 +1,10 @@
 -- POST /vote/: one ballot per request, each from a different pre-created follower.
 --
 -- BENCH_BALLOTS names a file written by bench/run.py, one line per follower:
---   <Cookie header value> TAB <urlencoded form body>
--- (identity cookie, device cookie, csrftoken = csrfmiddlewaretoken, signed form
--- token, chosen cases). Thread i of BENCH_THREADS takes lines i, i+n, i+2n, ... so a
+--   <Cookie header value> TAB <X-Forwarded-For> TAB <urlencoded form body>
+-- (identity cookie, device cookie, csrftoken = csrfmiddlewaretoken; the voter's own
+-- address, as the TLS proxy in front of gunicorn would pass it; signed form token,
+-- chosen cases). Thread i of BENCH_THREADS takes lines i, i+n, i+2n, ... so a
 -- follower is never used twice; when its lines run out the thread stops and counts
 -- it in "exhausted". A ballot is acknowledged when the answer is a 302 to
 -- /vote/thanks/<receipt>/ ("thanks"); bench/run.py compares that with the database.
@@ -24,8 +25,8 @@ function init(args)
   local number = 0
   for line in io.lines(path) do
     if number % stride == thread_id then
-      local cookie, body = line:match("^([^\t]*)\t(.*)$")
-      table.insert(lines, { cookie, body })
+      local cookie, address, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      table.insert(lines, { cookie, body, address })
     end
     number = number + 1
   end
@@ -42,6 +43,7 @@ function request()
   sent = sent + 1
   return wrk.format("POST", "/vote/", {
     ["Cookie"] = line[1],
+    ["X-Forwarded-For"] = line[3],
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Origin"] = origin,
     ["Referer"] = origin .. "/vote/",

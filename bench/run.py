@@ -64,7 +64,6 @@ SEED_CHUNK = 100_000
 SEED_BACKEND = "bench-seed"
 BATCH_NUMBER = 2
 CASE_PAGE = "/cases/031/"
-UNLIMITED_BUDGET = "1000000000"
 RSS_SAMPLE_SECONDS = 0.2
 SETTLE_SECONDS = 2  # after the ballot run, before counting: let in-flight requests finish
 # Followers prepared for the ballot run: enough for 0.6× healthz throughput (twice the
@@ -233,8 +232,9 @@ def server_env(database_url: str, options: Options) -> dict[str, str]:
         "CASEVOTE_SECURE_COOKIES": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
-        "CASEVOTE_IP_HOURLY_BUDGET": UNLIMITED_BUDGET,
-        "CASEVOTE_SUBNET_HOURLY_BUDGET": UNLIMITED_BUDGET,
+        # Ballots carry each voter's address in X-Forwarded-For, as behind the TLS
+        # proxy in production, so the hourly budgets keep their defaults.
+        "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",
         # Our own freshness tokens: another checkout's server must not invalidate ours.
         "CASEVOTE_SHARED_CACHE_DIR": str(WORK_DIR / "shared-cache"),
         "GUNICORN_BIND": f"127.0.0.1:{options.port}",
@@ -443,10 +443,13 @@ def prepare_ballots(batch_id: int, count: int, run_id: str) -> PreparedBallots:
     )
     served_at = now - timedelta(seconds=5)  # the minimum dwell is 2 s
     rng = random.Random(run_id)  # noqa: S311 (test data, not secrets)
+    first_subnet = rng.randrange(65_536)  # voters fill /24s of 10.0.0.0/8, 200 to each
     expected: dict[int, frozenset[int]] = {}
     path = WORK_DIR / "ballots.tsv"
     with path.open("w") as out:
-        for follower in followers:
+        for index, follower in enumerate(followers):
+            subnet = (first_subnet + index // 200) % 65_536
+            address = f"10.{subnet >> 8}.{subnet & 255}.{index % 200 + 1}"
             follower_cookie, device_cookie = identity_cookies(follower.pk)
             csrf = csrf_secret()
             chosen = rng.sample(numbers, rng.randint(2, 6))
@@ -463,7 +466,7 @@ def prepare_ballots(batch_id: int, count: int, run_id: str) -> PreparedBallots:
                     *(("cases", f"{n:03d}") for n in sorted(chosen)),
                 ]
             )
-            out.write(f"{cookie}\t{body}\n")
+            out.write(f"{cookie}\t{address}\t{body}\n")
     return PreparedBallots(path, key_prefix, count, expected, time.monotonic() - started)
 
 

@@ -1,5 +1,6 @@
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -14,3 +15,9 @@ def csrf_failure(request, reason: str = ""):
 def healthz(request):
     """Liveness: touches nothing (no database, no template). The benchmark's baseline."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): no 404s."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -200,3 +200,10 @@ def test_every_control_has_a_label(client, make_case):
 
     for control in ("id_province", "id_q"):
         assert re.search(rf'<label\s+for="{control}"[^>]*>\s*\S', html), control
+
+
+def test_favicon_ico_points_at_the_site_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].startswith("/static/favicon")
