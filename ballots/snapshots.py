@@ -78,8 +78,10 @@ def changes_since(run: DetectionRun, batch: Batch) -> Since:
     )
 
 
-def small_enough_to_run_now(batch: Batch) -> bool:
+def small_enough_to_run_now(batch: Batch, run: DetectionRun | None) -> bool:
     limit = settings.CASEVOTE_MONITORING_LIVE_LIMIT
+    if run is not None and run.ballots > limit:
+        return False  # a batch that was large stays large: skip the count below
     return not Ballot.objects.filter(batch=batch, status=Ballot.Status.VALID)[limit:].exists()
 
 
@@ -106,6 +108,6 @@ def for_page(batch: Batch) -> PageData:
     """The newest run, re-run first if it is out of date and the batch small enough."""
     run = latest_run(batch)
     since = changes_since(run, batch) if run is not None else None
-    if (since is None or not since.nothing) and small_enough_to_run_now(batch):
+    if (since is None or not since.nothing) and small_enough_to_run_now(batch, run):
         run, since = store_run(batch), Since(0, 0)
     return PageData(run, run_reports(run) if run is not None else [], since)
