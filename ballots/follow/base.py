@@ -1,5 +1,6 @@
 from django.http import HttpRequest, HttpResponse
 
+from ballots import identity
 from ballots.models import Follower
 
 
@@ -9,7 +10,11 @@ class FollowBackend:
     name = ""
 
     def get_follower(self, request: HttpRequest) -> Follower | None:
-        raise NotImplementedError
+        """The follower this browser's signed cookie names, if it came through this gate."""
+        follower_id = identity.remembered_follower_id(request)
+        if follower_id is None:
+            return None
+        return Follower.objects.filter(pk=follower_id, backend=self.name).first()
 
     def gate(self, request: HttpRequest) -> HttpResponse:
         raise NotImplementedError

@@ -21,12 +21,6 @@ from ballots.models import Follower, UsedFollowToken
 class LocalFollowBackend(FollowBackend):
     name = "local"
 
-    def get_follower(self, request: HttpRequest) -> Follower | None:
-        follower_id = identity.remembered_follower_id(request)
-        if follower_id is None:
-            return None
-        return Follower.objects.filter(pk=follower_id, backend=self.name).first()
-
     def gate(self, request: HttpRequest) -> HttpResponse:
         return render_gate(request, "ballots/gate.html")
 

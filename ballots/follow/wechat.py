@@ -43,12 +43,6 @@ CODE_PREFIX = "wc"
 class WeChatFollowBackend(FollowBackend):
     name = "wechat"
 
-    def get_follower(self, request: HttpRequest) -> Follower | None:
-        follower_id = identity.remembered_follower_id(request)
-        if follower_id is None:
-            return None
-        return Follower.objects.filter(pk=follower_id, backend=self.name).first()
-
     def gate(self, request: HttpRequest) -> HttpResponse:
         """In WeChat: off to the authorise page. Elsewhere: "open this in WeChat"."""
         if not in_wechat(request):
