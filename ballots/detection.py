@@ -32,7 +32,8 @@ never decides; it points the committee at slices of ballots and says why, in num
      "too fast to have read the page" starts a little above it);
    - identity: followed seconds before voting (strong), followed minutes before
      (weak only: following is required to vote, so it is weighted low). Unfollows
-     are not recorded (Follower has no unfollow time), so they are not scored;
+     are not scored: Follower.unfollowed_at is only set when a returning voter's
+     WeChat re-check finds them gone, which farm accounts rarely do;
    - content: single-choice share, and lockstep — the same multi-case set cast ≥
      LOCKSTEP_MIN_GROUP times in one hour, ≥ LOCKSTEP_MIN_RATIO × what the set's
      frequency in the other hours predicts.

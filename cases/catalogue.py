@@ -56,9 +56,3 @@ def current() -> Catalogue | None:
         snapshot = _Snapshot(token, now, load(batch) if batch is not None else None)
         _snapshot = snapshot
     return snapshot.catalogue
-
-
-def forget() -> None:
-    """Drop this worker's snapshot (tests, and code that cannot wait for the token)."""
-    global _snapshot
-    _snapshot = None

@@ -2,7 +2,7 @@
 the WeChat gate's authorisation callback and the account's QR code."""
 
 import mimetypes
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 
 from django.conf import settings
@@ -27,13 +27,23 @@ from ballots.models import UsedFollowToken
 from ballots.qr import qr_png
 
 
-def local_backend_only(view):
-    def wrapper(request, *args, **kwargs):
-        if not isinstance(get_backend(), LocalFollowBackend):
-            raise Http404("本站未使用本地关注方式")
-        return view(request, *args, **kwargs)
+def backend_only(backend_class: type, refusal: str):
+    """A view of one gate: a 404 while the site uses another (CASEVOTE_FOLLOW_BACKEND)."""
 
-    return wrapper
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not isinstance(get_backend(), backend_class):
+                raise Http404(refusal)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+local_backend_only = backend_only(LocalFollowBackend, "本站未使用本地关注方式")
+wechat_backend_only = backend_only(wechat.WeChatFollowBackend, "本站未使用微信关注方式")
 
 
 def refuse(request, message: str, status: int) -> HttpResponse:
@@ -70,15 +80,6 @@ def follow_qr(request, token: str):
     except tokens.TokenError:
         raise Http404("二维码已过期") from None
     return HttpResponse(qr_png(follow_url(request, token)), content_type="image/png")
-
-
-def wechat_backend_only(view):
-    def wrapper(request, *args, **kwargs):
-        if not isinstance(get_backend(), wechat.WeChatFollowBackend):
-            raise Http404("本站未使用微信关注方式")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @require_safe
