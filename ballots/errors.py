@@ -2,13 +2,13 @@
 
 from datetime import datetime
 
+from casevote.errors import Refusal
 
-class BallotRefused(Exception):
-    status_code = 400
+DAMAGED_FORM_MESSAGE = "提交失败，请刷新页面后重试。"
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+
+class BallotRefused(Refusal):
+    pass
 
 
 class VotingNotOpen(BallotRefused):

@@ -1,12 +1,10 @@
 from collections.abc import Sequence
-from functools import lru_cache
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
-from django.utils.html import format_html
 
-from cases.models import Case
+from ballots.errors import DAMAGED_FORM_MESSAGE
 
 HONEYPOT_FIELD = "website"
 
@@ -17,16 +15,6 @@ class SubmittedCaseNumbers(forms.MultipleChoiceField):
 
     def validate(self, value) -> None:
         pass
-
-
-@lru_cache(maxsize=8)
-def _labelled(cases: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    return [(number, format_html("{} {}", number, title)) for number, title in cases]
-
-
-def case_choices(votable_cases: Sequence[Case]) -> list[tuple[str, str]]:
-    """Checkbox choices "031 title", built once per worker for the same cases."""
-    return _labelled(tuple((case.display_number, case.title) for case in votable_cases))
 
 
 class BallotForm(forms.Form):
@@ -42,9 +30,10 @@ class BallotForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
-    def __init__(self, *args, votable_cases: Sequence[Case], **kwargs):
+    def __init__(self, *args, labels: Sequence[tuple[str, str]], **kwargs):
+        """`labels`: ("031", "031 title") per votable case, built once per catalogue."""
         super().__init__(*args, **kwargs)
-        self.fields["cases"].choices = case_choices(votable_cases)
+        self.fields["cases"].choices = labels
         self.helper = FormHelper()
         self.helper.form_id = "ballot"
         self.helper.form_show_errors = False  # the page shows the refusal above the form
@@ -54,3 +43,17 @@ class BallotForm(forms.Form):
             Div(HONEYPOT_FIELD, css_class="hp-field", aria_hidden="true"),
             Div(Submit("submit", "提交投票", css_class="btn-lg w-100"), css_class="vote-bar"),
         )
+
+    def clean(self):
+        if self.errors:  # e.g. a NUL byte in the token or the honeypot: not our page's doing
+            raise forms.ValidationError(DAMAGED_FORM_MESSAGE)
+        return super().clean()
+
+    def renew_token(self, token: str) -> None:
+        """The page is shown (again): it carries a fresh signed form token, and a
+        refused ballot keeps the voter's ticks."""
+        if self.is_bound:
+            self.data = self.data.copy()
+            self.data["token"] = token
+        else:
+            self.initial["token"] = token

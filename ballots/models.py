@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from cases.models import Batch, Case, split_paragraphs
+from casevote.freshness import ContentModel, ContentQuerySet
 
 # Receipt codes: no 0/O/1/I/L, so they survive being read aloud or copied by hand.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -72,7 +73,10 @@ class UsedFollowToken(models.Model):
         return self.nonce
 
 
-class BallotQuerySet(models.QuerySet):
+class BallotQuerySet(ContentQuerySet):
+    """A ballot's status is public content (it counts or not), so bulk writes here renew
+    the content token; casting one does not (new ballots show within the count's period)."""
+
     def valid(self) -> "BallotQuerySet":
         return self.filter(status=Ballot.Status.VALID)
 
@@ -242,7 +246,7 @@ class DecisionBallot(models.Model):
         return f"{self.decision_id} → {self.ballot_id}"
 
 
-class Announcement(models.Model):
+class Announcement(ContentModel):
     """A public announcement of the committee, published with a decision."""
 
     batch = models.ForeignKey(
@@ -262,6 +266,8 @@ class Announcement(models.Model):
     title = models.CharField("标题", max_length=100)
     body = models.TextField("正文")
     published_at = models.DateTimeField("发布时间", db_index=True)
+
+    objects = ContentQuerySet.as_manager()
 
     class Meta:
         verbose_name = "公告"
@@ -332,3 +338,22 @@ class DetectionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch} · {self.started_at:%Y-%m-%d %H:%M}（{self.ballots} 张选票）"
+
+
+class Anonymisation(models.Model):
+    """A run of `anonymise_ballots` on a batch: when personal data was stripped, and how much."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="anonymisations", verbose_name="批次"
+    )
+    done_at = models.DateTimeField("匿名化时间")
+    ballots = models.PositiveIntegerField("匿名化的选票", null=True, help_text="空：未记录。")
+    followers = models.PositiveIntegerField("匿名化的关注者", null=True, help_text="空：未记录。")
+
+    class Meta:
+        verbose_name = "个人数据匿名化记录"
+        verbose_name_plural = "个人数据匿名化记录"
+        ordering = ["-done_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.batch} · {self.done_at:%Y-%m-%d %H:%M}"

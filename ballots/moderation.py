@@ -14,17 +14,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ballots.models import Announcement, Ballot, Decision, DecisionBallot
-from ballots.tally import forget_tally
-from cases import freshness
 from cases.models import Batch, Case
+from casevote.errors import Refusal
 
 REASON_MIN_LENGTH = 4
 
 
-class DecisionRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class DecisionRefused(Refusal):
+    """The committee's decision cannot be taken as asked; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,6 @@ def _change_ballots(
         DecisionBallot.objects.bulk_create(
             DecisionBallot(decision=decision, ballot_id=pk) for pk in ids
         )
-    forget_tally()
     return Outcome(decision, changed, requested - changed)
 
 
@@ -174,8 +170,6 @@ def _change_case_status(
         if announcement is not None:
             _announce(decision, case, *announcement)
     case.status = to_status
-    forget_tally()
-    freshness.bump(freshness.CATALOGUE)
     return decision
 
 
@@ -248,7 +242,6 @@ def _publish(batch: Batch, field: str, kind: str, *, user, reason: str, refusal:
             raise DecisionRefused(refusal)
         decision = _record(kind, batch, user, reason)
     setattr(batch, field, now)
-    freshness.bump(freshness.CATALOGUE)
     return decision
 
 

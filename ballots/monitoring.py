@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from ballots import detection, moderation, snapshots
+from ballots import access, detection, moderation, snapshots
 from ballots.charts import bar_chart
 from ballots.forms_admin import VoidForm
 from ballots.models import Ballot, DetectionRun
@@ -50,7 +50,7 @@ def follow_lag_chart(report: detection.CaseReport):
 
 
 def monitoring_view(request, batch_id: int):
-    """Reached through BatchAdmin, which checks the `view_evidence` permission."""
+    """Reached through the committee's batch admin, which checks `access.may_see_evidence`."""
     batch = get_object_or_404(Batch, pk=batch_id)
     if request.method == "POST":
         run_id = request.POST.get("run", "")
@@ -73,7 +73,7 @@ def monitoring_view(request, batch_id: int):
         "rows": [(report, titles.get(report.case, "")) for report in reports],
         "chosen": chosen,
         "detector_version": detection.DETECTOR_VERSION,
-        "can_void": request.user.has_perm("ballots.void_ballots"),
+        "can_void": access.may_void(request.user),
         "opts": Batch._meta,
     }
     if chosen is not None:
@@ -103,7 +103,7 @@ def _chosen_report(request, reports):
 
 
 def _void_slice(request, batch: Batch, run: DetectionRun, report):
-    if not request.user.has_perm("ballots.void_ballots"):
+    if not access.may_void(request.user):
         raise PermissionDenied
     back = reverse("admin:cases_batch_monitoring", args=[batch.pk])
     form = VoidForm(request.POST)

@@ -20,16 +20,15 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from ballots.models import Ballot, DetectionRun, Follower
+from ballots.models import Anonymisation, Ballot, DetectionRun, Follower
 from cases.models import Batch
+from casevote.errors import Refusal
 
 PSEUDONYM_PREFIX = "anon-"
 
 
-class NotYet(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class NotYet(Refusal):
+    """The batch's retention period has not ended: nothing is anonymised yet."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,9 @@ def anonymise_batch(batch: Batch, now: datetime, *, dry_run: bool = False) -> An
         forget_run_addresses(batch)
         for follower in followers.only("pk", "key").iterator(chunk_size=5000):
             Follower.objects.filter(pk=follower.pk).update(key=pseudonym(key, follower.key))
-        Batch.objects.filter(pk=batch.pk).update(anonymised_at=now)
+        Anonymisation.objects.create(
+            batch=batch, done_at=now, ballots=counts.ballots, followers=counts.followers
+        )
     return counts
 
 

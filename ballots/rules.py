@@ -24,7 +24,7 @@ def voting_rules(batch: Batch, votable_count: int, now: datetime) -> VotingRules
         not_yet_open=batch.voting_opens_at is None or now < batch.voting_opens_at,
         closed=batch.has_closed(now),
         min_choices=batch.min_choices,
-        max_choices=min(batch.effective_max_choices(votable_count), votable_count),
+        max_choices=batch.max_choices_for(votable_count),
         frequency_text=batch.get_frequency_display(),
         opens_at=batch.voting_opens_at,
         closes_at=batch.voting_closes_at,

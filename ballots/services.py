@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 
 from ballots import network, tokens
 from ballots.errors import (
+    DAMAGED_FORM_MESSAGE,
     AlreadyVoted,
     FormRejected,
     InvalidSelection,
@@ -117,7 +118,7 @@ def check_form(
 ) -> tokens.FormToken:
     """The form's honeypot, its signed token, and the time the voter spent on it."""
     if request_meta.honeypot:
-        raise FormRejected("提交失败，请刷新页面后重试。")
+        raise FormRejected(DAMAGED_FORM_MESSAGE)
     try:
         token = tokens.read_form_token(request_meta.form_token, follower.pk, batch.pk, now)
     except tokens.TokenError as error:
@@ -145,7 +146,7 @@ def resolve_cases(catalogue: Catalogue, numbers: Sequence[str]) -> list[Case]:
         case = catalogue.cases.get(number)
         if case is None:
             raise InvalidSelection(f"没有编号为 {format_number(number)} 的案例。")
-        if case.status == Case.Status.DISQUALIFIED:
+        if not case.is_votable:
             raise InvalidSelection(f"案例 {case.display_number} 已被取消推选资格，不能投票。")
         chosen.append(case)
     return chosen
@@ -153,7 +154,7 @@ def resolve_cases(catalogue: Catalogue, numbers: Sequence[str]) -> list[Case]:
 
 def check_choice_count(catalogue: Catalogue, count: int) -> None:
     batch, votable = catalogue.batch, len(catalogue.votable)
-    maximum = min(batch.effective_max_choices(votable), votable)
+    maximum = batch.max_choices_for(votable)
     if count == 0:
         raise InvalidSelection("请至少选择一个案例。")
     if count < batch.min_choices:

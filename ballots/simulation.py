@@ -527,7 +527,7 @@ class _Simulation:
         self.case_ids = dict(cases)
         numbers = [number for number, _ in cases]
         self.min_choices = batch.min_choices
-        self.max_choices = min(batch.effective_max_choices(len(numbers)), len(numbers))
+        self.max_choices = batch.max_choices_for(len(numbers))
         if len(numbers) < self.cases_needed() or self.min_choices > len(numbers):
             raise SimulationError(
                 f"第{batch.number}批可投票的案例只有 {len(numbers)} 个，"

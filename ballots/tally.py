@@ -4,9 +4,10 @@ Aggregation over the choice rows of valid ballots (about two seconds at a millio
 ballots), shared by all workers through the "shared" cache and renewed every
 `CASEVOTE_RESULTS_CACHE_SECONDS`. When a count is due, one request recounts while
 every other keeps serving the previous count (stale while revalidating), so readers
-never queue behind a recount. Voided ballots are never counted: decisions call
-`forget_tally`, after which the next reader counts afresh; new ballots show within
-the period.
+never queue behind a recount. Voided ballots are never counted: a ballot's status
+changes through its queryset, which renews the content token (`casevote.freshness`)
+that is part of the count's key, so the next reader counts afresh; new ballots show
+within the period.
 """
 
 import time
@@ -17,12 +18,12 @@ from django.core.cache import caches
 from django.db.models import Count
 
 from ballots.models import Ballot, Choice
-from cases import freshness
 from cases.models import Batch, Case
+from casevote import freshness
 
 
 def _cache_key(batch_id: int) -> str:
-    return f"casevote:tally:{freshness.version(freshness.TALLY)}:{batch_id}"
+    return f"casevote:tally:{freshness.version()}:{batch_id}"
 
 
 RECOUNT_LOCK_SECONDS = 120  # a recount that died lets another start after this
@@ -63,11 +64,6 @@ def count_votes(batch: Batch) -> tuple[dict[int, int], int]:
         finally:
             shared.delete(f"{key}:recount")
     return counted.votes, counted.ballots
-
-
-def forget_tally() -> None:
-    """After a decision changes what counts: every worker recounts (on commit)."""
-    freshness.bump(freshness.TALLY)
 
 
 @dataclass(frozen=True)

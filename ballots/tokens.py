@@ -15,6 +15,8 @@ from django.core import signing
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from casevote.errors import Refusal
+
 FOLLOW_SALT = "casevote.follow-link"
 FORM_SALT = "casevote.ballot-form"
 WECHAT_STATE_SALT = "casevote.wechat-state"
@@ -22,12 +24,8 @@ WECHAT_STATE_PATTERN = re.compile(r"^(ws[0-9a-f]{30})([0-9a-f]{8})([0-9a-f]{32})
 NONCE_PATTERN = re.compile(r"[0-9a-f]{32}")  # what new_nonce() makes
 
 
-class TokenError(Exception):
+class TokenError(Refusal):
     """A token that is missing, tampered with or expired; `message` is for people."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def new_nonce() -> str:

@@ -1,5 +1,3 @@
-from collections.abc import Sequence
-
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -8,7 +6,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import tally
 from ballots.decorators import follow_required, with_device_id
-from ballots.errors import AlreadyVoted, BallotRefused, FormRejected
+from ballots.errors import AlreadyVoted, BallotRefused
 from ballots.forms import BallotForm
 from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, Announcement, Ballot
 from ballots.rules import voting_rules
@@ -20,9 +18,9 @@ from ballots.services import (
     voting_period,
 )
 from ballots.tokens import make_form_token
-from cases import catalogue, freshness
+from cases import catalogue
 from cases.models import Batch, Case
-from cases.pagecache import cached_page
+from casevote.pagecache import cached_page
 
 
 def get_current_batch_or_404() -> Batch:
@@ -40,56 +38,44 @@ def get_current_catalogue_or_404() -> catalogue.Catalogue:
     return current
 
 
-def ballot_form(request, batch: Batch, votable: Sequence[Case], data=None) -> BallotForm:
-    """A ballot form carrying a fresh signed token (and the voter's previous choices)."""
-    token = make_form_token(request.follower.pk, batch.pk)
-    if data is None:
-        return BallotForm(initial={"token": token}, votable_cases=votable)
-    data = data.copy()
-    data["token"] = token
-    form = BallotForm(data, votable_cases=votable)
-    form.is_valid()
-    return form
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_device_id
 @follow_required
 @cache_control(private=True, no_store=True)
 def vote(request):
     current = get_current_catalogue_or_404()
-    batch, votable = current.batch, current.votable
-    now = timezone.now()
-    context = {"batch": batch, "rules": voting_rules(batch, len(votable), now)}
-    status = 200
-    if request.method == "POST":
-        submitted = BallotForm(request.POST, votable_cases=votable)
+    batch, now = current.batch, timezone.now()
+    form = BallotForm(request.POST if request.method == "POST" else None, labels=current.labels)
+    status, existing = 200, None
+    if not form.is_bound:
+        existing = find_existing(request.follower, batch, voting_period(batch, now))
+    elif not form.is_valid():
+        status = 400
+    else:
         try:
-            if not submitted.is_valid():  # e.g. a NUL byte in the token or the honeypot
-                raise FormRejected("提交失败，请刷新页面后重试。")
             result = cast_ballot(
                 follower=request.follower,
                 catalogue=current,
-                cases=submitted.cleaned_data["cases"],
+                cases=form.cleaned_data["cases"],
                 request_meta=BallotRequest.from_request(
-                    request, submitted.cleaned_data["token"], submitted.cleaned_data["website"]
+                    request, form.cleaned_data["token"], form.cleaned_data["website"]
                 ),
                 now=now,
             )
         except BallotRefused as refusal:
-            form = ballot_form(request, batch, votable, data=request.POST)
             form.add_error(None, refusal.message)
-            if isinstance(refusal, AlreadyVoted):
-                context["existing"] = refusal.ballot
-            context["form"] = form
             status = refusal.status_code
+            existing = refusal.ballot if isinstance(refusal, AlreadyVoted) else None
         else:
             return redirect("ballots:confirmation", result.ballot.receipt)
-    else:
-        context["existing"] = find_existing(request.follower, batch, voting_period(batch, now))
-        context["form"] = ballot_form(request, batch, votable)
-    if context.get("existing"):
-        context["next_vote_at"] = next_vote_at(batch, now)
+    form.renew_token(make_form_token(request.follower.pk, batch.pk))
+    context = {
+        "batch": batch,
+        "rules": voting_rules(batch, len(current.votable), now),
+        "form": form,
+        "existing": existing,
+        "next_vote_at": next_vote_at(batch, now) if existing else None,
+    }
     return render(request, "ballots/vote.html", context, status=status)
 
 
@@ -134,7 +120,7 @@ def receipt(request, code: str):
 
 
 @require_safe
-@cached_page(freshness.CATALOGUE, freshness.TALLY, seconds_setting="CASEVOTE_RESULTS_CACHE_SECONDS")
+@cached_page(seconds_setting="CASEVOTE_RESULTS_CACHE_SECONDS")
 def results(request):
     batch = get_current_batch_or_404()
     now = timezone.now()

@@ -23,7 +23,6 @@ from typing import Protocol
 
 from django.db import IntegrityError, transaction
 
-from . import freshness
 from .models import MAX_CASE_NUMBER, PARAGRAPH_SEPARATOR, Batch, Case, format_number
 
 # Limits come from the models where the models have them, so the two cannot drift apart.
@@ -723,7 +722,6 @@ def apply_plan(plan: LoadPlan) -> None:
             batch = save_batch(plan.batch)
             for change in plan.cases:
                 save_case(change, batch)
-            freshness.bump(freshness.CATALOGUE)
     except IntegrityError as error:
         raise LoadError(
             f"{plan.filename}：写入时目录被其他操作改动了（{error}），没有写入任何数据，请重新运行。"

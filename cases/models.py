@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from casevote.freshness import ContentModel, ContentQuerySet
+
 # Case numbers are shown with three digits (031); the catalogue never exceeds 999.
 MAX_CASE_NUMBER = 999
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -22,13 +24,13 @@ def format_number(number: int) -> str:
     return f"{number:03d}"
 
 
-class BatchQuerySet(models.QuerySet):
+class BatchQuerySet(ContentQuerySet):
     def current(self) -> "Batch | None":
         """The batch the campaign page shows: the newest one that has cases."""
         return self.filter(cases__isnull=False).order_by("-number").first()
 
 
-class Batch(models.Model):
+class Batch(ContentModel):
     class Frequency(models.TextChoices):
         DAILY = "daily", "每个自然日可投一次"
         ONCE = "once", "整个活动期间只能投一次"
@@ -80,9 +82,6 @@ class Batch(models.Model):
     )
     selected_published_at = models.DateTimeField(
         "入选名单公布时间", null=True, blank=True, help_text="公布后 /selected/ 显示入选名单。"
-    )
-    anonymised_at = models.DateTimeField(
-        "个人数据匿名化时间", null=True, blank=True, help_text="由 anonymise_ballots 命令设置。"
     )
 
     objects = BatchQuerySet.as_manager()
@@ -138,9 +137,10 @@ class Batch(models.Model):
     def has_closed(self, at: datetime) -> bool:
         return self.voting_closes_at is not None and at >= self.voting_closes_at
 
-    def effective_max_choices(self, case_count: int) -> int:
-        """`max_choices` left blank means "every case of the batch"."""
-        return self.max_choices or case_count
+    def max_choices_for(self, votable: int) -> int:
+        """The most cases one ballot may name when `votable` cases can be chosen: the
+        committee's limit (blank means "every case of the batch"), never more than there are."""
+        return min(self.max_choices or votable, votable)
 
     def results_visible(self, at: datetime) -> bool:
         if self.results_published_at is not None:
@@ -161,17 +161,19 @@ class Batch(models.Model):
         if self.max_choices is not None and self.max_choices < self.min_choices:
             errors["max_choices"] = "最多选择数不能小于最少选择数。"
         if self.pk:
-            votable = self.cases.exclude(status=Case.Status.DISQUALIFIED).count()
-            limit = self.max_choices or self.min_choices
-            if votable and limit > votable:
-                errors["max_choices" if self.max_choices else "min_choices"] = (
-                    f"本批只有 {votable} 个可投票的案例，选择数不能超过它。"
-                )
+            votable = self.cases.votable().count()
+            field = "max_choices" if self.max_choices else "min_choices"
+            if votable and getattr(self, field) > self.max_choices_for(votable):
+                errors[field] = f"本批只有 {votable} 个可投票的案例，选择数不能超过它。"
         if errors:
             raise ValidationError(errors)
 
 
-class CaseQuerySet(models.QuerySet):
+class CaseQuerySet(ContentQuerySet):
+    def votable(self) -> "CaseQuerySet":
+        """The cases a ballot may name: every one not disqualified."""
+        return self.exclude(status=Case.Status.DISQUALIFIED)  # as Case.is_votable
+
     def in_province(self, province: str) -> "CaseQuerySet":
         return self.filter(province=province)
 
@@ -190,7 +192,7 @@ class CaseQuerySet(models.QuerySet):
         return [row["province"] for row in rows]
 
 
-class Case(models.Model):
+class Case(ContentModel):
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "候选"
         DISQUALIFIED = "disqualified", "已取消资格"
@@ -227,6 +229,10 @@ class Case(models.Model):
     @property
     def display_number(self) -> str:
         return format_number(self.number)
+
+    @property
+    def is_votable(self) -> bool:
+        return self.status != self.Status.DISQUALIFIED
 
     def paragraphs(self) -> list[str]:
         return split_paragraphs(self.body)

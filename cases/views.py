@@ -3,7 +3,7 @@ from django.views.decorators.http import require_safe
 
 from cases.forms import CaseFilterForm
 from cases.models import Batch, Case
-from cases.pagecache import cached_page
+from casevote.pagecache import cached_page
 
 
 def get_case_or_404(number: int) -> Case:
@@ -33,9 +33,6 @@ def campaign(request):
             "cases": list(cases),
             "form": form,
             "filters": filters,
-            "latest_announcement": batch.announcements.order_by("-published_at").first()
-            if batch
-            else None,
         },
     )
 
@@ -54,6 +51,5 @@ def case_detail(request, number: int):
             "case": case,
             "previous": previous,
             "following": following,
-            "announcements": list(case.announcements.order_by("-published_at")),
         },
     )

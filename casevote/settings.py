@@ -157,7 +157,7 @@ STORAGES = {
 }
 
 # Each worker caches pages in its own memory; the "shared" cache only holds the
-# freshness tokens that tell every worker when its copies are stale (cases/freshness.py).
+# freshness tokens that tell every worker when its copies are stale (casevote/freshness.py).
 # On several machines point CASEVOTE_SHARED_CACHE_DIR at shared storage, or use a
 # shared cache server.
 CACHES = {

@@ -1,11 +1,12 @@
-"""Public pages are cached per worker and re-rendered as soon as the catalogue changes."""
+"""Public pages are cached per worker and re-rendered as soon as public content changes."""
 
 import json
 
 import pytest
 from django.core.management import call_command
 
-from cases import freshness
+from casevote import freshness
+from cases.models import Case
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +48,28 @@ def test_loading_a_batch_refreshes_the_cached_pages(client, batch2_loaded, tmp_p
     assert "（更正）" in client.get("/").content.decode()
 
 
-def test_another_workers_bump_retires_this_workers_copy(client, batch2_loaded):
-    before = freshness.version(freshness.CATALOGUE)
+def test_a_queryset_update_refreshes_the_cached_pages_at_once(client, batch2_loaded):
+    assert "（更正）" not in client.get("/cases/032/").content.decode()
+
+    Case.objects.filter(number=32).update(title="更正后的名称（更正）")
+
+    assert "（更正）" in client.get("/cases/032/").content.decode()
+    assert "（更正）" in client.get("/").content.decode()
+
+
+def test_reads_and_new_ballots_do_not_renew_the_token(voter, cast):
+    before = freshness.version()
+
+    voter.get("/")
+    assert cast(["031"]).status_code == 302
+
+    assert freshness.version() == before
+
+
+def test_another_workers_change_retires_this_workers_copy(client, batch2_loaded):
+    before = freshness.version()
     client.get("/")
 
-    freshness.bump(freshness.CATALOGUE)
+    freshness.changed()
 
-    assert freshness.version(freshness.CATALOGUE) != before
+    assert freshness.version() != before

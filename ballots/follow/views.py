@@ -93,7 +93,7 @@ def wechat_callback(request):
         )
     except wechat.CallbackRefused as refusal:
         context = {"message": refusal.message}
-        return render(request, "ballots/wechat_refused.html", context, status=refusal.status)
+        return render(request, "ballots/wechat_refused.html", context, status=refusal.status_code)
     except wechat.NotSubscribed:
         return render(request, "ballots/wechat_gate.html", wechat.qr_context())
     except WeChatUnavailable as error:

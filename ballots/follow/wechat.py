@@ -32,6 +32,7 @@ from ballots.follow.base import FollowBackend
 from ballots.follow.wechat_api import Subscription, WeChatUnavailable
 from ballots.models import Follower, UsedFollowToken
 from ballots.retention import PSEUDONYM_PREFIX
+from casevote.errors import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +124,8 @@ def record_subscription(answer: Subscription, now: datetime) -> None:
         )
 
 
-class CallbackRefused(Exception):
+class CallbackRefused(Refusal):
     """A callback that is tampered with, expired or replayed; `message` is for people."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class NotSubscribed(Exception):

@@ -184,14 +184,5 @@ def open_voting(batch: Batch, *, days: int = 30, **fields) -> Batch:
     batch.voting_closes_at = now + timedelta(days=days)
     for name, value in fields.items():
         setattr(batch, name, value)
-    batch.save()
-    bump_freshness()
+    batch.save()  # the live server's cached pages and catalogue see it at once
     return batch
-
-
-def bump_freshness() -> None:
-    """Changes made with the ORM's update() (not the admin or a command) must reach the
-    server's cached pages and catalogue, as the app's own write paths make them."""
-    from cases import freshness
-
-    freshness.bump(freshness.CATALOGUE, freshness.TALLY)

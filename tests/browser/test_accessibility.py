@@ -17,7 +17,6 @@ from django.utils import timezone
 from ballots import moderation
 from cases.models import Batch, Case
 
-from .conftest import bump_freshness
 from .journeys import choose, follow, phone_problems, submit
 
 pytestmark = [
@@ -66,7 +65,6 @@ def published(site):
     Batch.objects.filter(number=2).update(
         results_visibility=Batch.ResultsVisibility.LIVE, selected_published_at=timezone.now()
     )
-    bump_freshness()
     return site
 
 

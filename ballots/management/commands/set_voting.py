@@ -10,11 +10,9 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from ballots.services import local_time_display
-from cases import freshness
 from cases.models import Batch
 
 INPUT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -64,9 +62,7 @@ class Command(BaseCommand):
             target.full_clean()
         except ValidationError as error:
             raise CommandError("；".join(error.messages)) from None
-        with transaction.atomic():
-            target.save(update_fields=["voting_opens_at", "voting_closes_at"])
-            freshness.bump(freshness.CATALOGUE)  # cached pages and ballots see the new window
+        target.save(update_fields=["voting_opens_at", "voting_closes_at"])
         self.stdout.write(
             f"第{target.number}批投票时间：{local_time_display(opens_at)} 至 "
             f"{local_time_display(closes_at)}（北京时间）。"

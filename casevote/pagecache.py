@@ -1,8 +1,9 @@
-"""Whole-page caching for the public read-only pages, invalidated by freshness tokens.
+"""Whole-page caching for the public read-only pages, invalidated by the content token.
 
 Only anonymous-equivalent responses are cached: GET/HEAD, no query string, status
-200, and pages that set no cookie. Each worker keeps its own copy for at most
-PAGE_CACHE_SECONDS; a catalogue change makes every worker render afresh.
+200, and pages that set no cookie. Each worker keeps its own copy for at most the
+number of seconds its setting names; any change to public content (see
+`casevote.freshness`) makes every worker render afresh.
 """
 
 from functools import wraps
@@ -10,13 +11,12 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import cache
 
-from cases import freshness
+from casevote import freshness
 
 
-def cached_page(*scopes: str, seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECONDS"):
-    """Cache a public page until one of `scopes` (default: the catalogue) changes,
-    or for the number of seconds named by `seconds_setting`."""
-    scopes = scopes or (freshness.CATALOGUE,)
+def cached_page(seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECONDS"):
+    """Cache a public page until public content changes, or for the number of seconds
+    named by `seconds_setting` (0 turns the cache off)."""
 
     def decorator(view):
         @wraps(view)
@@ -24,8 +24,7 @@ def cached_page(*scopes: str, seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECOND
             seconds = getattr(settings, seconds_setting)
             if not seconds or request.method not in ("GET", "HEAD") or request.GET:
                 return view(request, *args, **kwargs)
-            versions = ":".join(freshness.version(scope) for scope in scopes)
-            key = f"casevote:page:{versions}:{request.path}"
+            key = f"casevote:page:{freshness.version()}:{request.path}"
             response = cache.get(key)
             if response is None:
                 response = view(request, *args, **kwargs)

@@ -1,18 +1,21 @@
-"""The committee's admin: read-only evidence, decisions that need a reason, an audit trail."""
+"""The committee's records in the admin: followers, ballots and their voids, decisions,
+announcements, expert reviews, detector runs and anonymisations. Read-only, except the
+expert reviews the committee writes; ballots change only through recorded decisions."""
 
 import ipaddress
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from ballots import moderation
+from ballots import access, moderation
+from ballots.admin.actions import PREVIEW_ITEMS, ReadOnlyAdmin, confirmed_action
 from ballots.forms_admin import ReasonForm, SliceForm, VoidForm
 from ballots.models import (
     Announcement,
+    Anonymisation,
     Ballot,
     Choice,
     Decision,
@@ -20,73 +23,6 @@ from ballots.models import (
     ExpertReview,
     Follower,
 )
-
-PREVIEW_ITEMS = 20
-
-
-def decision_page(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset,
-    form,
-    *,
-    title: str,
-    summary: str,
-    submit_label: str,
-    action: str | None = None,
-    items=(),
-) -> TemplateResponse:
-    """The intermediate page of an admin action: what it will change, and the form."""
-    items = list(items)
-    select_across = request.POST.get("select_across") == "1"
-    return TemplateResponse(
-        request,
-        "admin/ballots/decision_form.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "title": title,
-            "summary": summary,
-            "items": items[:PREVIEW_ITEMS],
-            "more": max(0, len(items) - PREVIEW_ITEMS),
-            "form": form,
-            "action": action,
-            "select_across": select_across,
-            "selected_ids": [] if select_across else list(queryset.values_list("pk", flat=True)),
-            "submit_label": submit_label,
-            "back_url": request.get_full_path(),
-            "opts": modeladmin.model._meta,
-        },
-    )
-
-
-def is_confirmation(request: HttpRequest) -> bool:
-    return "confirm" in request.POST
-
-
-def confirmed_action(modeladmin, request, queryset, form_class, decide, **page):
-    """An admin action that needs a reason: show the form; once confirmed and valid,
-    run `decide(cleaned_data)` (which returns the message) or report its refusal."""
-    form = form_class(request.POST if is_confirmation(request) else None)
-    if not (form.is_bound and form.is_valid()):
-        return decision_page(modeladmin, request, queryset, form, **page)
-    try:
-        modeladmin.message_user(request, decide(form.cleaned_data))
-    except moderation.DecisionRefused as refusal:
-        modeladmin.message_user(request, refusal.message, messages.ERROR)
-    return None
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Evidence and decisions are never added, edited or deleted through the admin."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ChoiceInline(admin.TabularInline):
@@ -123,7 +59,7 @@ class BallotAdmin(ReadOnlyAdmin):
     actions = ["void_selected", "restore_selected"]
 
     def has_void_permission(self, request) -> bool:
-        return request.user.has_perm("ballots.void_ballots")
+        return access.may_void(request.user)
 
     def get_urls(self):
         return [
@@ -300,8 +236,18 @@ class ExpertReviewAdmin(admin.ModelAdmin):
         return review.case.get_status_display()
 
 
+class EvidenceRecordAdmin(ReadOnlyAdmin):
+    """Records that come with the `view_evidence` permission rather than a model's own."""
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return access.may_see_evidence(request.user)
+
+    def has_module_permission(self, request) -> bool:
+        return access.may_see_evidence(request.user)
+
+
 @admin.register(DetectionRun)
-class DetectionRunAdmin(ReadOnlyAdmin):
+class DetectionRunAdmin(EvidenceRecordAdmin):
     """The detector's stored runs (see ballots.snapshots), for whoever may see evidence."""
 
     list_display = ["started_at", "batch", "ballots", "seconds", "detector_version"]
@@ -318,8 +264,10 @@ class DetectionRunAdmin(ReadOnlyAdmin):
         "reports",
     ]
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("ballots.view_evidence")
 
-    def has_module_permission(self, request) -> bool:
-        return request.user.has_perm("ballots.view_evidence")
+@admin.register(Anonymisation)
+class AnonymisationAdmin(EvidenceRecordAdmin):
+    """Runs of `anonymise_ballots`: when each batch's personal data was stripped."""
+
+    list_display = ["done_at", "batch", "ballots", "followers"]
+    list_filter = ["batch"]
