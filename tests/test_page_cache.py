@@ -5,8 +5,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from casevote import freshness
 from cases.models import Case
+from casevote import freshness
 
 pytestmark = pytest.mark.django_db
 
