@@ -58,9 +58,10 @@ test: $(BIN)/.installed node-modules ## Set up and run the whole test suite (DAT
 test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz" $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed ## ruff check + format check, and no missing migrations
+lint: $(BIN)/.installed ## ruff check + format check, import layers, and no missing migrations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(BIN)/.installed ## Apply ruff's fixes and formatting
