@@ -21,8 +21,8 @@ def copy_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ballots', '0005_follower_wechat'),
-        ('cases', '0003_batch_anonymised_at'),
+        ('ballots', '0001_squashed_0005_follower_wechat'),
+        ('cases', '0001_squashed_0003_batch_anonymised_at'),
     ]
     # The record moves from cases.Batch.anonymised_at: copy it before cases drops the field.
     run_before = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0003_batch_anonymised_at'),
+        ('cases', '0001_squashed_0003_batch_anonymised_at'),
     ]
 
     operations = [

@@ -174,7 +174,7 @@ def staff_groups() -> None:
 
     if Group.objects.filter(name="组委会").exists():
         return
-    migration = importlib.import_module("ballots.migrations.0003_committee_and_editor_groups")
+    migration = importlib.import_module("ballots.migrations.0001_squashed_0005_follower_wechat")
     migration.create_groups(MigrationExecutor(connection).loader.project_state().apps, None)
 
 
