@@ -47,14 +47,16 @@ def vote_rows(batch: Batch):
         ]
 
 
-def votes_csv(batches: list[Batch]) -> HttpResponse:
+def batches_csv(name: str, header: list[str], rows_of, batches: list[Batch]) -> HttpResponse:
+    """One CSV for the chosen batches, named for what it holds and when it was taken."""
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    rows = (row for batch in batches for row in vote_rows(batch))
-    return csv_response(
-        f"casevote-votes-{stamp}.csv",
-        ["批次", "编号", "案例", "省份", "状态", "有效票", "作废票"],
-        rows,
-    )
+    rows = (row for batch in batches for row in rows_of(batch))
+    return csv_response(f"casevote-{name}-{stamp}.csv", header, rows)
+
+
+def votes_csv(batches: list[Batch]) -> HttpResponse:
+    header = ["批次", "编号", "案例", "省份", "状态", "有效票", "作废票"]
+    return batches_csv("votes", header, vote_rows, batches)
 
 
 def timeline_rows(batch: Batch):
@@ -75,10 +77,5 @@ def timeline_rows(batch: Batch):
 
 
 def timeline_csv(batches: list[Batch]) -> HttpResponse:
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    rows = (row for batch in batches for row in timeline_rows(batch))
-    return csv_response(
-        f"casevote-timeline-{stamp}.csv",
-        ["批次", "日期", "选票", "有效", "作废"],
-        rows,
-    )
+    header = ["批次", "日期", "选票", "有效", "作废"]
+    return batches_csv("timeline", header, timeline_rows, batches)

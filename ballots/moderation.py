@@ -6,7 +6,6 @@ decision. Disqualifying a case changes its status and publishes an announcement;
 the case's ballots stay valid, so honest votes for other cases still count.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -148,87 +147,88 @@ def _announce(decision: Decision, case: Case, title: str, body: str) -> Announce
     )
 
 
-def _change_case_status(
+@dataclass(frozen=True)
+class CaseTransition:
+    """A decision that moves a case from one of `allowed_from` to `to_status`."""
+
+    kind: str
+    allowed_from: tuple[str, ...]
+    to_status: str
+    refusal: str  # when the case is in no allowed status; formatted with the case
+
+
+DISQUALIFY = CaseTransition(
+    Decision.Kind.DISQUALIFY,
+    (Case.Status.CANDIDATE, Case.Status.SELECTED),
+    Case.Status.DISQUALIFIED,
+    "案例 {case.display_number} 已经被取消推选资格。",
+)
+REINSTATE = CaseTransition(
+    Decision.Kind.REINSTATE,
+    (Case.Status.DISQUALIFIED,),
+    Case.Status.CANDIDATE,
+    "案例 {case.display_number} 没有被取消资格，无需恢复。",
+)
+SELECT = CaseTransition(
+    Decision.Kind.SELECT,
+    (Case.Status.CANDIDATE,),
+    Case.Status.SELECTED,
+    "案例 {case.display_number} 不是候选状态（已入选或已取消资格），不能确定入选。",
+)
+UNSELECT = CaseTransition(
+    Decision.Kind.UNSELECT,
+    (Case.Status.SELECTED,),
+    Case.Status.CANDIDATE,
+    "案例 {case.display_number} 没有入选，无需撤销。",
+)
+
+
+def _move_case(
     case: Case,
+    transition: CaseTransition,
     *,
-    kind: str,
-    allowed_from: Iterable[str],
-    to_status: str,
     user,
     reason: str,
-    announcement: tuple[str, str] | None,
-    refusal: str,
+    announcement: tuple[str, str] | None = None,
 ) -> Decision:
+    """Compare-and-set the case's status, record the decision (and its announcement)."""
     reason = require_reason(reason)
     with transaction.atomic():
-        changed = Case.objects.filter(pk=case.pk, status__in=list(allowed_from)).update(
-            status=to_status, updated_at=timezone.now()
+        changed = Case.objects.filter(pk=case.pk, status__in=transition.allowed_from).update(
+            status=transition.to_status, updated_at=timezone.now()
         )
         if changed != 1:
-            raise DecisionRefused(refusal.format(case=case))
-        decision = _record(kind, case.batch, user, reason, case=case)
+            raise DecisionRefused(transition.refusal.format(case=case))
+        decision = _record(transition.kind, case.batch, user, reason, case=case)
         if announcement is not None:
             _announce(decision, case, *announcement)
-    case.status = to_status
+    case.status = transition.to_status
     return decision
+
+
+def _refuse_after_selected_list(batch: Batch) -> None:
+    if batch.selected_published_at is not None:
+        raise DecisionRefused("入选名单已经公布，不能再修改。")
 
 
 def disqualify_case(case: Case, *, user, reason: str, title: str, body: str) -> Decision:
     """取消推选资格, with a public announcement. Its ballots are kept and stay valid."""
-    return _change_case_status(
-        case,
-        kind=Decision.Kind.DISQUALIFY,
-        allowed_from=[Case.Status.CANDIDATE, Case.Status.SELECTED],
-        to_status=Case.Status.DISQUALIFIED,
-        user=user,
-        reason=reason,
-        announcement=(title, body),
-        refusal="案例 {case.display_number} 已经被取消推选资格。",
-    )
+    return _move_case(case, DISQUALIFY, user=user, reason=reason, announcement=(title, body))
 
 
 def reinstate_case(case: Case, *, user, reason: str, title: str, body: str) -> Decision:
-    return _change_case_status(
-        case,
-        kind=Decision.Kind.REINSTATE,
-        allowed_from=[Case.Status.DISQUALIFIED],
-        to_status=Case.Status.CANDIDATE,
-        user=user,
-        reason=reason,
-        announcement=(title, body),
-        refusal="案例 {case.display_number} 没有被取消资格，无需恢复。",
-    )
+    return _move_case(case, REINSTATE, user=user, reason=reason, announcement=(title, body))
 
 
 def select_case(case: Case, *, user, reason: str) -> Decision:
     """入选: the committee's decision after combining the vote with expert review."""
-    if case.batch.selected_published_at is not None:
-        raise DecisionRefused("入选名单已经公布，不能再修改。")
-    return _change_case_status(
-        case,
-        kind=Decision.Kind.SELECT,
-        allowed_from=[Case.Status.CANDIDATE],
-        to_status=Case.Status.SELECTED,
-        user=user,
-        reason=reason,
-        announcement=None,
-        refusal="案例 {case.display_number} 不是候选状态（已入选或已取消资格），不能确定入选。",
-    )
+    _refuse_after_selected_list(case.batch)
+    return _move_case(case, SELECT, user=user, reason=reason)
 
 
 def unselect_case(case: Case, *, user, reason: str) -> Decision:
-    if case.batch.selected_published_at is not None:
-        raise DecisionRefused("入选名单已经公布，不能再修改。")
-    return _change_case_status(
-        case,
-        kind=Decision.Kind.UNSELECT,
-        allowed_from=[Case.Status.SELECTED],
-        to_status=Case.Status.CANDIDATE,
-        user=user,
-        reason=reason,
-        announcement=None,
-        refusal="案例 {case.display_number} 没有入选，无需撤销。",
-    )
+    _refuse_after_selected_list(case.batch)
+    return _move_case(case, UNSELECT, user=user, reason=reason)
 
 
 def _publish(batch: Batch, field: str, kind: str, *, user, reason: str, refusal: str) -> Decision:

@@ -16,17 +16,14 @@ from ballots.moderation import DecisionRefused
 PREVIEW_ITEMS = 20
 
 
+def _never(modeladmin, request, obj=None) -> bool:
+    return False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence and decisions are never added, edited or deleted through the admin."""
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    has_add_permission = has_change_permission = has_delete_permission = _never
 
 
 def decision_page(

@@ -8,7 +8,7 @@ on batches and cases (each with a reason; the public ones with an announcement).
 
 from functools import partial
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,6 +22,13 @@ from cases.models import Batch, Case
 
 admin.site.unregister([Batch, Case])
 
+PUBLISHING = {
+    "permission": "publish",
+    "unit": "批次",
+    "summary": "{verb}后公众即可看到，且不能撤回。",
+}
+SELECTING = {"permission": "select", "unit": "案例", "summary": "将对所选的 {count} 个案例{verb}。"}
+
 
 def votes_column(request):
     """The valid-votes column, for this viewer: "—" while they may not see counts."""
@@ -34,6 +41,66 @@ def votes_column(request):
         return counts.get(case.pk, 0)
 
     return votes
+
+
+def reasoned_action(name: str, verb: str, decide, *, permission: str, unit: str, summary: str):
+    """An action taken on each selected batch or case after one reason is given."""
+
+    @admin.action(description=verb, permissions=[permission])
+    def action(modeladmin, request, queryset):
+        return confirmed_action(
+            modeladmin,
+            request,
+            queryset,
+            ReasonForm,
+            each(
+                modeladmin,
+                request,
+                queryset,
+                partial(decide, user=request.user),
+                lambda done: f"已{verb} {done} 个{unit}。",
+            ),
+            title=verb,
+            summary=summary.format(verb=verb, count=queryset.count()),
+            submit_label=f"确认{verb}",
+            action=name,
+            items=queryset,
+        )
+
+    action.__name__ = name
+    return action
+
+
+def announced_action(name: str, verb: str, decide, *, default_title: str):
+    """A case action published with an announcement: one case at a time."""
+
+    @admin.action(description=f"{verb}（并发布公告）", permissions=["decide"])
+    def action(modeladmin, request, queryset):
+        if queryset.count() != 1:
+            modeladmin.message_user(
+                request, "请只选择一个案例：每个决定单独发布公告。", messages.ERROR
+            )
+            return None
+        case = queryset.select_related("batch").get()
+
+        def announce(data):
+            decide(case, user=request.user, **data)
+            return f"已{verb}：{case}。公告已发布。"
+
+        return confirmed_action(
+            modeladmin,
+            request,
+            queryset,
+            partial(AnnouncedDecisionForm, initial={"title": default_title.format(case=case)}),
+            announce,
+            title=f"{verb}：{case}",
+            summary="这个决定和公告会公开，并记入审计记录；不能修改或删除，只能以新的决定撤回。",
+            submit_label=f"确认{verb}并发布公告",
+            action=name,
+        )
+
+    action.__name__ = name
+    return action
 
 
 @admin.register(Batch)
@@ -59,12 +126,9 @@ class CommitteeBatchAdmin(BatchAdmin):
         return access.may_see_votes_early(request.user)
 
     def get_urls(self):
+        monitoring = self.admin_site.admin_view(self.monitoring_view)
         return [
-            path(
-                "<int:batch_id>/monitoring/",
-                self.admin_site.admin_view(self.monitoring_view),
-                name="cases_batch_monitoring",
-            ),
+            path("<int:batch_id>/monitoring/", monitoring, name="cases_batch_monitoring"),
             *super().get_urls(),
         ]
 
@@ -80,39 +144,12 @@ class CommitteeBatchAdmin(BatchAdmin):
         url = reverse("admin:cases_batch_monitoring", args=[batch.pk])
         return format_html('<a href="{}">刷票监测</a>', url)
 
-    def _publish(self, request, queryset, *, action: str, verb: str, publish):
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            ReasonForm,
-            each(self, request, queryset, publish, lambda done: f"已{verb}：{done} 个批次。"),
-            title=verb,
-            summary=f"{verb}后公众即可看到，且不能撤回。",
-            submit_label=f"确认{verb}",
-            action=action,
-            items=queryset,
-        )
-
-    @admin.action(description="公布投票结果", permissions=["publish"])
-    def publish_results(self, request, queryset):
-        return self._publish(
-            request,
-            queryset,
-            action="publish_results",
-            verb="公布投票结果",
-            publish=partial(moderation.publish_results, user=request.user),
-        )
-
-    @admin.action(description="公布入选名单", permissions=["publish"])
-    def publish_selected(self, request, queryset):
-        return self._publish(
-            request,
-            queryset,
-            action="publish_selected",
-            verb="公布入选名单",
-            publish=partial(moderation.publish_selected, user=request.user),
-        )
+    publish_results = reasoned_action(
+        "publish_results", "公布投票结果", moderation.publish_results, **PUBLISHING
+    )
+    publish_selected = reasoned_action(
+        "publish_selected", "公布入选名单", moderation.publish_selected, **PUBLISHING
+    )
 
     @admin.action(description="导出各案例得票（CSV）", permissions=["view_votes"])
     def export_votes(self, request, queryset):
@@ -136,79 +173,17 @@ class CommitteeCaseAdmin(CaseAdmin):
     def get_list_display(self, request):
         return [*super().get_list_display(request), votes_column(request)]
 
-    def _announced(self, request, queryset, *, action, verb, decide, default_title):
-        """One case at a time: each decision publishes its own announcement."""
-        if queryset.count() != 1:
-            self.message_user(request, "请只选择一个案例：每个决定单独发布公告。", "error")
-            return None
-        case = queryset.select_related("batch").get()
-
-        def announce(data):
-            decide(case, user=request.user, **data)
-            return f"已{verb}：{case}。公告已发布。"
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            partial(AnnouncedDecisionForm, initial={"title": default_title.format(case=case)}),
-            announce,
-            title=f"{verb}：{case}",
-            summary="这个决定和公告会公开，并记入审计记录；不能修改或删除，只能以新的决定撤回。",
-            submit_label=f"确认{verb}并发布公告",
-            action=action,
-        )
-
-    @admin.action(description="取消推选资格（并发布公告）", permissions=["decide"])
-    def disqualify(self, request, queryset):
-        return self._announced(
-            request,
-            queryset,
-            action="disqualify",
-            verb="取消推选资格",
-            decide=moderation.disqualify_case,
-            default_title="关于取消{case.display_number}号案例推选资格的公告",
-        )
-
-    @admin.action(description="恢复推选资格（并发布公告）", permissions=["decide"])
-    def reinstate(self, request, queryset):
-        return self._announced(
-            request,
-            queryset,
-            action="reinstate",
-            verb="恢复推选资格",
-            decide=moderation.reinstate_case,
-            default_title="关于恢复{case.display_number}号案例推选资格的公告",
-        )
-
-    def _selection(self, request, queryset, *, action, verb, decide):
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            ReasonForm,
-            each(
-                self,
-                request,
-                queryset.select_related("batch"),
-                partial(decide, user=request.user),
-                lambda done: f"已{verb} {done} 个案例。",
-            ),
-            title=verb,
-            summary=f"将对所选的 {queryset.count()} 个案例{verb}。",
-            submit_label=f"确认{verb}",
-            action=action,
-            items=queryset,
-        )
-
-    @admin.action(description="确定入选", permissions=["select"])
-    def select(self, request, queryset):
-        return self._selection(
-            request, queryset, action="select", verb="确定入选", decide=moderation.select_case
-        )
-
-    @admin.action(description="撤销入选", permissions=["select"])
-    def unselect(self, request, queryset):
-        return self._selection(
-            request, queryset, action="unselect", verb="撤销入选", decide=moderation.unselect_case
-        )
+    disqualify = announced_action(
+        "disqualify",
+        "取消推选资格",
+        moderation.disqualify_case,
+        default_title="关于取消{case.display_number}号案例推选资格的公告",
+    )
+    reinstate = announced_action(
+        "reinstate",
+        "恢复推选资格",
+        moderation.reinstate_case,
+        default_title="关于恢复{case.display_number}号案例推选资格的公告",
+    )
+    select = reasoned_action("select", "确定入选", moderation.select_case, **SELECTING)
+    unselect = reasoned_action("unselect", "撤销入选", moderation.unselect_case, **SELECTING)

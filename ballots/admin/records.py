@@ -31,12 +31,33 @@ class ChoiceInline(admin.TabularInline):
     readonly_fields = ["case"]
     extra = 0
     can_delete = False
+    has_add_permission = has_change_permission = ReadOnlyAdmin.has_add_permission
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+def ballot_status_action(name: str, verb: str, change, form_class, *, summary: str, done: str):
+    """Void or restore the selected ballots: one recorded decision for all of them."""
+
+    @admin.action(description=f"{verb}所选选票", permissions=["void"])
+    def action(modeladmin, request, queryset):
+        def decide(data):
+            outcome = change(queryset, user=request.user, scope={"kind": "selected"}, **data)
+            return done.format(changed=outcome.changed, unchanged=outcome.unchanged)
+
+        return confirmed_action(
+            modeladmin,
+            request,
+            queryset,
+            form_class,
+            decide,
+            title=f"{verb}选票",
+            summary=summary.format(count=queryset.count()),
+            submit_label=f"确认{verb}",
+            action=name,
+            items=queryset[:PREVIEW_ITEMS],
+        )
+
+    action.__name__ = name
+    return action
 
 
 @admin.register(Follower)
@@ -62,12 +83,9 @@ class BallotAdmin(ReadOnlyAdmin):
         return access.may_void(request.user)
 
     def get_urls(self):
+        void_slice = self.admin_site.admin_view(self.void_slice_view)
         return [
-            path(
-                "void-slice/",
-                self.admin_site.admin_view(self.void_slice_view),
-                name="ballots_ballot_void_slice",
-            ),
+            path("void-slice/", void_slice, name="ballots_ballot_void_slice"),
             *super().get_urls(),
         ]
 
@@ -77,47 +95,22 @@ class BallotAdmin(ReadOnlyAdmin):
             extra_context["void_slice_url"] = reverse("admin:ballots_ballot_void_slice")
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="作废所选选票", permissions=["void"])
-    def void_selected(self, request, queryset):
-        def void(data):
-            outcome = moderation.void_ballots(
-                queryset, user=request.user, scope={"kind": "selected"}, **data
-            )
-            return f"已作废 {outcome.changed} 张选票（{outcome.unchanged} 张原本已作废）。"
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            VoidForm,
-            void,
-            title="作废选票",
-            summary=f"将作废所选的 {queryset.count()} 张选票中仍然有效的选票。选票不会被删除，可以恢复。",
-            submit_label="确认作废",
-            action="void_selected",
-            items=queryset[:PREVIEW_ITEMS],
-        )
-
-    @admin.action(description="恢复所选选票", permissions=["void"])
-    def restore_selected(self, request, queryset):
-        def restore(data):
-            outcome = moderation.restore_ballots(
-                queryset, user=request.user, scope={"kind": "selected"}, **data
-            )
-            return f"已恢复 {outcome.changed} 张选票。"
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            ReasonForm,
-            restore,
-            title="恢复选票",
-            summary=f"将恢复所选的 {queryset.count()} 张选票中已作废的选票，它们将重新计入统计。",
-            submit_label="确认恢复",
-            action="restore_selected",
-            items=queryset[:PREVIEW_ITEMS],
-        )
+    void_selected = ballot_status_action(
+        "void_selected",
+        "作废",
+        moderation.void_ballots,
+        VoidForm,
+        summary="将作废所选的 {count} 张选票中仍然有效的选票。选票不会被删除，可以恢复。",
+        done="已作废 {changed} 张选票（{unchanged} 张原本已作废）。",
+    )
+    restore_selected = ballot_status_action(
+        "restore_selected",
+        "恢复",
+        moderation.restore_ballots,
+        ReasonForm,
+        summary="将恢复所选的 {count} 张选票中已作废的选票，它们将重新计入统计。",
+        done="已恢复 {changed} 张选票。",
+    )
 
     def void_slice_view(self, request):
         """Void every ballot of an address or network within a time range."""
