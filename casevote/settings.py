@@ -4,6 +4,7 @@ Every value a deployment changes comes from the environment (see `.env.example`)
 the helpers below fail loudly on a value they cannot read instead of guessing.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -27,6 +28,19 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Addresses or networks (203.0.113.7, 10.0.0.0/8, ::1): a bad one stops the start."""
+    networks = env_list(name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {network!r} is not an address or network."
+            ) from None
+    return networks
 
 
 def _env_number(name: str, default, parse, what: str):
@@ -251,7 +265,7 @@ CASEVOTE_MIN_DWELL_SECONDS = env_int("CASEVOTE_MIN_DWELL_SECONDS", 2)
 CASEVOTE_IP_HOURLY_BUDGET = env_int("CASEVOTE_IP_HOURLY_BUDGET", 120)
 CASEVOTE_SUBNET_HOURLY_BUDGET = env_int("CASEVOTE_SUBNET_HOURLY_BUDGET", 1000)
 # Our own reverse proxies: only from these is X-Forwarded-For believed.
-CASEVOTE_TRUSTED_PROXIES = env_list("CASEVOTE_TRUSTED_PROXIES")
+CASEVOTE_TRUSTED_PROXIES = env_networks("CASEVOTE_TRUSTED_PROXIES")
 # Identity cookies are Secure unless DEBUG is on (local http://127.0.0.1 serving).
 CASEVOTE_SECURE_COOKIES = env_bool("CASEVOTE_SECURE_COOKIES", not DEBUG)
 # Days after a batch closes before anonymise_ballots may strip personal data.

@@ -84,3 +84,24 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_trusted_proxy_that_is_no_address_stops_the_start(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/33",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'proxies.sqlite3'}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "CASEVOTE_TRUSTED_PROXIES: '10.0.0.0/33' is not an address or network." in result.stderr
