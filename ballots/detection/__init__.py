@@ -70,10 +70,24 @@ import random
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
+from ballots.detection.records import (
+    CLEAN,
+    CO_SELECTED,
+    FAMILIES,
+    FLAGGED,
+    WATCH,
+    BallotRecord,
+    CaseReport,
+    FamilyScore,
+    HourBin,
+    SuspectSlice,
+    report_from_dict,
+    report_to_dict,
+)
 from ballots.detection.thresholds import (
     ACCOUNTS_PER_DEVICE_FACTOR_STRONG,
     ACCOUNTS_PER_DEVICE_FACTOR_WEAK,
@@ -152,11 +166,27 @@ from ballots.detection.thresholds import (
     WECHAT_MARKER,
 )
 
+__all__ = [
+    "CLEAN",
+    "CO_SELECTED",
+    "DETECTOR_VERSION",
+    "FAMILIES",
+    "FAMILY_LABELS",
+    "FLAGGED",
+    "WATCH",
+    "BallotRecord",
+    "CaseReport",
+    "FamilyScore",
+    "HourBin",
+    "SuspectSlice",
+    "detect",
+    "report_from_dict",
+    "report_to_dict",
+]
+
 FOLLOW_LAG_LABELS = ("<20 s", "20–60 s", "1–10 min", "10–60 min", "1–24 h", "≥1 d")
 
-FLAGGED, WATCH, CO_SELECTED, CLEAN = "flagged", "watch", "co-selected", "clean"
 VERDICT_ORDER = {FLAGGED: 0, CO_SELECTED: 1, WATCH: 2, CLEAN: 3}
-FAMILIES = ("timing", "network", "device", "identity", "content")
 FAMILY_LABELS = {
     "timing": "时间",
     "network": "网络",
@@ -171,130 +201,6 @@ SLICE_KINDS = {
     "burst": ("突发时段", ("timing",)),
     "cohort": ("单选新关注", ("identity", "content")),
 }
-
-
-# --- Records and reports --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BallotRecord:
-    id: int
-    cast_at: datetime
-    follower_id: int
-    followed_at: datetime | None
-    ip_network: str
-    ip_subnet: str
-    user_agent: str
-    device_id: str
-    form_served_at: datetime
-    cases: tuple[int, ...]
-
-
-@dataclass
-class FamilyScore:
-    """One family's deciding measure: its value, the baseline, and the threshold at
-    which it reaches its top score (2; 1 for the weak-only measures)."""
-
-    name: str
-    value: float | None
-    baseline: float | None
-    threshold: float | None
-    score: int
-    metric: str = ""  # what `value` measures
-    direction: str = ">="  # suspicious when value >= threshold, or "<="
-    skipped: bool = False  # the family that selected the slice is not scored
-
-
-@dataclass
-class SuspectSlice:
-    kind: str  # "address", "subnet", "burst" or "cohort"
-    description: str
-    ballot_ids: list[int]
-    start: datetime
-    end: datetime
-    score: float = 0.0  # its family scores summed
-
-
-@dataclass
-class HourBin:
-    start: datetime
-    observed: int
-    expected: float
-    suspect: bool
-
-
-@dataclass
-class CaseReport:
-    """Everything the evidence page shows for one case.
-
-    `families`, `user_agents`, `devices`, `top_ips`, `top_subnets`, `gap_histogram`
-    and `follow_lag_histogram` describe the deciding slice (`slices[0]`), or all the
-    case's ballots when it has no slice. `total` and `rank` count the ballots read;
-    the `_without_slice` pair is what they would be with the deciding slice's
-    ballots voided (whole ballots: other cases lose those votes too).
-    """
-
-    case: int
-    verdict: str  # "flagged", "watch", "co-selected" or "clean"
-    flagged: bool
-    score: float
-    reasons: list[str]
-    families: list[FamilyScore]
-    slices: list[SuspectSlice]
-    hourly: list[HourBin]
-    top_ips: list[tuple[str, int, float]]  # (address, its ballots, share including the case)
-    top_subnets: list[tuple[str, int, float]]
-    user_agents: int
-    devices: int
-    gap_histogram: list[tuple[str, int]]
-    co_selected: list[int]
-    co_selected_with: list[int]
-    total: int
-    rank: int
-    total_without_slice: int
-    rank_without_slice: int
-    follow_lag_histogram: list[tuple[str, int]] = field(default_factory=list)
-
-
-def report_to_dict(report: CaseReport) -> dict:
-    """JSON-serialisable: datetimes in ISO 8601, tuples as lists, with the version."""
-    data = _jsonable(asdict(report))
-    data["detector_version"] = DETECTOR_VERSION
-    return data
-
-
-def report_from_dict(data: dict) -> CaseReport:
-    """The inverse of `report_to_dict`, for reports stored as JSON."""
-    fields = dict(data)
-    fields.pop("detector_version", None)
-    fields["families"] = [FamilyScore(**family) for family in fields["families"]]
-    fields["slices"] = [
-        SuspectSlice(
-            **{
-                **item,
-                "start": datetime.fromisoformat(item["start"]),
-                "end": datetime.fromisoformat(item["end"]),
-            }
-        )
-        for item in fields["slices"]
-    ]
-    fields["hourly"] = [
-        HourBin(**{**hour, "start": datetime.fromisoformat(hour["start"])})
-        for hour in fields["hourly"]
-    ]
-    for name in ("top_ips", "top_subnets", "gap_histogram", "follow_lag_histogram"):
-        fields[name] = [tuple(row) for row in fields.get(name, [])]
-    return CaseReport(**fields)
-
-
-def _jsonable(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    return value
 
 
 # --- The poll, indexed once -----------------------------------------------------------
