@@ -64,16 +64,14 @@ supporters and is expected to slip through; that is left to the committee's
 judgement rather than tuned for.
 """
 
-import heapq
 import math
-import random
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import pairwise
 
+from ballots.detection.poll import Crowd, Poll, hour_start
+from ballots.detection.poll import cv as _cv
 from ballots.detection.records import (
     CLEAN,
     CO_SELECTED,
@@ -122,14 +120,10 @@ from ballots.detection.thresholds import (
     GAP_IQR_WEAK,
     LOCKSTEP_FACTOR_WEAK,
     LOCKSTEP_MIN_GROUP,
-    LOCKSTEP_MIN_RATIO,
     LOCKSTEP_STRONG,
     LOCKSTEP_WEAK,
-    MIN_GAP_SECONDS,
-    MIN_GAPS,
     NIGHT_FACTOR_STRONG,
     NIGHT_FACTOR_WEAK,
-    NIGHT_HOURS,
     NIGHT_SHARE_STRONG,
     NIGHT_SHARE_WEAK,
     NON_WECHAT_MARGIN_STRONG,
@@ -138,11 +132,8 @@ from ballots.detection.thresholds import (
     NON_WECHAT_WEAK,
     OWN_SUBNET_MARGIN_STRONG,
     OWN_SUBNET_MARGIN_WEAK,
-    OWN_SUBNET_SHARE,
     OWN_SUBNET_STRONG,
     OWN_SUBNET_WEAK,
-    SAMPLE_REPEATS,
-    SAMPLE_SEED,
     SECONDS_FOLLOW_FACTOR,
     SECONDS_FOLLOW_SECONDS,
     SECONDS_FOLLOW_STRONG,
@@ -163,7 +154,6 @@ from ballots.detection.thresholds import (
     USER_AGENT_FACTOR_STRONG,
     USER_AGENT_FACTOR_WEAK,
     WATCH_MIN_FAMILIES,
-    WECHAT_MARKER,
 )
 
 __all__ = [
@@ -203,172 +193,6 @@ SLICE_KINDS = {
 }
 
 
-# --- The poll, indexed once -----------------------------------------------------------
-
-
-@dataclass
-class _Crowd:
-    """Counts over one ballot per voter: how many user agents, /24s, devices."""
-
-    voters: int
-    user_agents: float
-    subnets: float
-    top_subnet_share: float
-    accounts_per_device: float
-    own_subnet_share: float
-
-
-_CROWD_AVERAGED = (
-    "user_agents",
-    "subnets",
-    "top_subnet_share",
-    "accounts_per_device",
-    "own_subnet_share",
-)
-
-
-class _Poll:
-    """The records in time order with every per-ballot fact computed once, and the
-    indexes (by case, address, /24, hour) the selectors need."""
-
-    def __init__(self, records: Iterable[BallotRecord]):
-        self.records = sorted(records, key=lambda r: (r.cast_at, r.id))
-        records = self.records
-        self.size = len(records)
-        self.ts = [r.cast_at.timestamp() for r in records]
-        # Hour buckets on the epoch: Asia/Shanghai is UTC+8 all year, so they are
-        # Beijing clock hours.
-        self.hour = [int(t // 3600) for t in self.ts]
-        self.local_hour = [r.cast_at.astimezone(TIME_ZONE).hour for r in records]
-        self.night = [h in NIGHT_HOURS for h in self.local_hour]
-        self.single = [len(r.cases) == 1 for r in records]
-        self.follow_lag = [
-            (r.cast_at - r.followed_at).total_seconds() if r.followed_at else None for r in records
-        ]
-        self.fresh = [lag is not None and lag <= FRESH_FOLLOW_SECONDS for lag in self.follow_lag]
-        self.seconds = [lag is not None and lag < SECONDS_FOLLOW_SECONDS for lag in self.follow_lag]
-        self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
-        self.fast = [
-            (r.cast_at - r.form_served_at).total_seconds() < FAST_DWELL_SECONDS for r in records
-        ]
-        self.device = [r.device_id or f"ballot:{r.id}" for r in records]
-        self.by_case: dict[int, list[int]] = defaultdict(list)
-        self.by_network: dict[str, list[int]] = defaultdict(list)
-        self.by_subnet: dict[str, list[int]] = defaultdict(list)
-        for index, record in enumerate(records):
-            for number in record.cases:
-                self.by_case[number].append(index)
-            if record.ip_network:
-                self.by_network[record.ip_network].append(index)
-            if record.ip_subnet:
-                self.by_subnet[record.ip_subnet].append(index)
-        self.per_hour = Counter(self.hour)
-        self.first_hour = self.hour[0] if records else 0
-        self.last_hour = self.hour[-1] if records else -1
-        self.lockstep = self._lockstep()
-        self.sums = {
-            name: sum(getattr(self, name))
-            for name in ("night", "single", "fresh", "seconds", "non_wechat", "fast", "lockstep")
-        }
-        self.gap_iqr = self.gap_spread(range(self.size))
-        self.hour_cv = _cv(self.hour_of_day(range(self.size)))
-        self._samples: dict[int, _Crowd] = {}
-
-    def _lockstep(self) -> list[bool]:
-        in_hour = Counter(
-            (self.hour[i], r.cases) for i, r in enumerate(self.records) if len(r.cases) > 1
-        )
-        overall: Counter = Counter()
-        for (_, cases), count in in_hour.items():
-            overall[cases] += count
-        groups = set()
-        for (hour, cases), count in in_hour.items():
-            if count < LOCKSTEP_MIN_GROUP:
-                continue
-            others = self.size - self.per_hour[hour]
-            expected = self.per_hour[hour] * (overall[cases] - count) / others if others else 0
-            if count >= LOCKSTEP_MIN_RATIO * expected:
-                groups.add((hour, cases))
-        return [(self.hour[i], r.cases) in groups for i, r in enumerate(self.records)]
-
-    def gap_spread(self, indices: Iterable[int]) -> float | None:
-        """IQR of log10 inter-arrival gaps, or None with too few ballots."""
-        times = [self.ts[i] for i in indices]
-        if len(times) <= MIN_GAPS:
-            return None
-        return _iqr([math.log10(max(b - a, MIN_GAP_SECONDS)) for a, b in pairwise(times)])
-
-    def hour_of_day(self, indices: Iterable[int]) -> list[int]:
-        counts = [0] * 24
-        for i in indices:
-            counts[self.local_hour[i]] += 1
-        return counts
-
-    def shares(self, name: str, indices: Sequence[int]) -> tuple[float, float]:
-        """(share in the slice, share in the rest of the poll) of a per-ballot fact."""
-        facts = getattr(self, name)
-        inside = sum(facts[i] for i in indices)
-        rest_size = self.size - len(indices)
-        rest = (self.sums[name] - inside) / rest_size if rest_size else inside / len(indices)
-        return inside / len(indices), rest
-
-    def voters(self, indices: Iterable[int]) -> list[int]:
-        """Each follower's first ballot among `indices`."""
-        seen: set[int] = set()
-        first = []
-        for i in indices:
-            follower = self.records[i].follower_id
-            if follower not in seen:
-                seen.add(follower)
-                first.append(i)
-        return first
-
-    def crowd(self, indices: Sequence[int]) -> _Crowd:
-        """Who cast these ballots, counted one ballot per voter."""
-        slice_counts = Counter(self.records[i].ip_subnet for i in indices)
-        first = self.voters(indices)
-        n = len(first)
-        subnets = Counter(self.records[i].ip_subnet for i in first)
-        own = {
-            subnet
-            for subnet, count in slice_counts.items()
-            if subnet and count >= OWN_SUBNET_SHARE * len(self.by_subnet[subnet])
-        }
-        return _Crowd(
-            voters=n,
-            user_agents=len({self.records[i].user_agent for i in first}),
-            subnets=len([s for s in subnets if s]),
-            top_subnet_share=sum(heapq.nlargest(TOP_SUBNETS, (c for s, c in subnets.items() if s)))
-            / n,
-            accounts_per_device=n / len({self.device[i] for i in first}),
-            own_subnet_share=sum(subnets[s] for s in own) / n,
-        )
-
-    def sample_crowd(self, voters: int) -> _Crowd:
-        """The mean crowd of SAMPLE_REPEATS random samples of the poll, as many voters."""
-        voters = min(voters, self.size)
-        if voters not in self._samples:
-            runs = []
-            for repeat in range(SAMPLE_REPEATS):
-                rng = random.Random(SAMPLE_SEED + voters * 7919 + repeat)  # noqa: S311 (a baseline)
-                runs.append(self.crowd(sorted(rng.sample(range(self.size), voters))))
-            self._samples[voters] = _Crowd(
-                voters,
-                *(statistics.fmean(getattr(run, name) for run in runs) for name in _CROWD_AVERAGED),
-            )
-        return self._samples[voters]
-
-
-def _iqr(values: Sequence[float]) -> float:
-    quartiles = statistics.quantiles(values, n=4)
-    return quartiles[2] - quartiles[0]
-
-
-def _cv(counts: Sequence[int]) -> float:
-    mean = statistics.fmean(counts)
-    return statistics.pstdev(counts) / mean if mean else 0.0
-
-
 def _pct(share: float) -> str:
     return f"{share:.0%}"
 
@@ -395,7 +219,7 @@ def _low(value: float, strong: float, weak: float) -> int:
     return 2 if value <= strong else 1 if value <= weak else 0
 
 
-def _timing(poll: _Poll, indices: list[int]) -> list[_Measure]:
+def _timing(poll: Poll, indices: list[int]) -> list[_Measure]:
     measures = []
     spread = poll.gap_spread(indices)
     if spread is not None:
@@ -445,7 +269,7 @@ def _timing(poll: _Poll, indices: list[int]) -> list[_Measure]:
     return measures
 
 
-def _network(crowd: _Crowd, sample: _Crowd) -> list[_Measure]:
+def _network(crowd: Crowd, sample: Crowd) -> list[_Measure]:
     per_voter = crowd.subnets / crowd.voters
     sample_per_voter = sample.subnets / sample.voters
     few_strong = SUBNETS_PER_VOTER_FACTOR_STRONG * sample_per_voter
@@ -491,7 +315,7 @@ def _network(crowd: _Crowd, sample: _Crowd) -> list[_Measure]:
     ]
 
 
-def _device(poll: _Poll, indices: list[int], crowd: _Crowd, sample: _Crowd) -> list[_Measure]:
+def _device(poll: Poll, indices: list[int], crowd: Crowd, sample: Crowd) -> list[_Measure]:
     agents = crowd.user_agents / max(sample.user_agents, 1)
     shared_strong = max(
         ACCOUNTS_PER_DEVICE_STRONG, ACCOUNTS_PER_DEVICE_FACTOR_STRONG * sample.accounts_per_device
@@ -552,7 +376,7 @@ def _device(poll: _Poll, indices: list[int], crowd: _Crowd, sample: _Crowd) -> l
     ]
 
 
-def _identity(poll: _Poll, indices: list[int]) -> list[_Measure]:
+def _identity(poll: Poll, indices: list[int]) -> list[_Measure]:
     seconds, seconds_rest = poll.shares("seconds", indices)
     seconds_strong = max(SECONDS_FOLLOW_STRONG, SECONDS_FOLLOW_FACTOR * seconds_rest)
     fresh, fresh_rest = poll.shares("fresh", indices)
@@ -582,7 +406,7 @@ def _identity(poll: _Poll, indices: list[int]) -> list[_Measure]:
     ]
 
 
-def _content(poll: _Poll, indices: list[int]) -> list[_Measure]:
+def _content(poll: Poll, indices: list[int]) -> list[_Measure]:
     single, single_rest = poll.shares("single", indices)
     single_strong = max(SINGLE_STRONG, single_rest + SINGLE_MARGIN_STRONG)
     single_weak = max(SINGLE_WEAK, single_rest + SINGLE_MARGIN_WEAK)
@@ -636,7 +460,7 @@ class _Evaluation:
         return CLEAN
 
 
-def _evaluate(poll: _Poll, kind: str, description: str, indices: list[int]) -> _Evaluation:
+def _evaluate(poll: Poll, kind: str, description: str, indices: list[int]) -> _Evaluation:
     skipped = SLICE_KINDS[kind][1]
     crowd = poll.crowd(indices)
     sample = poll.sample_crowd(crowd.voters)
@@ -682,11 +506,7 @@ def _evaluate(poll: _Poll, kind: str, description: str, indices: list[int]) -> _
 # --- Selectors -------------------------------------------------------------------------
 
 
-def _hour_start(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * 3600, TIME_ZONE)
-
-
-def _hourly(poll: _Poll, number: int) -> tuple[list[HourBin], dict[int, tuple[int, float, float]]]:
+def _hourly(poll: Poll, number: int) -> tuple[list[HourBin], dict[int, tuple[int, float, float]]]:
     """Observed vs expected votes per hour of the poll, and the burst hours' figures."""
     own = poll.by_case.get(number, [])
     others = poll.size - len(own)
@@ -704,11 +524,11 @@ def _hourly(poll: _Poll, number: int) -> tuple[list[HourBin], dict[int, tuple[in
         )
         if burst:
             bursts[hour] = (observed, expected, z)
-        bins.append(HourBin(_hour_start(hour), observed, round(expected, 2), burst))
+        bins.append(HourBin(hour_start(hour), observed, round(expected, 2), burst))
     return bins, bursts
 
 
-def _burst_slices(poll: _Poll, number: int, bursts: dict) -> list[tuple[str, str, list[int]]]:
+def _burst_slices(poll: Poll, number: int, bursts: dict) -> list[tuple[str, str, list[int]]]:
     runs: list[list[int]] = []
     for hour in sorted(bursts):
         if runs and hour - runs[-1][-1] <= BURST_MERGE_GAP_HOURS + 1:
@@ -722,7 +542,7 @@ def _burst_slices(poll: _Poll, number: int, bursts: dict) -> list[tuple[str, str
         observed = sum(bursts[h][0] for h in run)
         expected = sum(bursts[h][1] for h in run)
         z = max(bursts[h][2] for h in run)
-        first, last = _hour_start(run[0]), _hour_start(run[-1] + 1)
+        first, last = hour_start(run[0]), hour_start(run[-1] + 1)
         description = (
             f"突发时段 {first:%m-%d %H:%M}–{last:%H:%M}（北京时间，{len(run)} 个异常小时）："
             f"观测 {observed} 票，预期 {expected:.1f} 票，最高 z={z:.1f}"
@@ -731,7 +551,7 @@ def _burst_slices(poll: _Poll, number: int, bursts: dict) -> list[tuple[str, str
     return slices
 
 
-def _focus(poll: _Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
+def _focus(poll: Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
     """Case → addresses (or /24s) used by ≥ `minimum` voters and whose ballots include
     the case ≥ FOCUS_MIN_SHARE of the time."""
     focused: dict[int, list[str]] = defaultdict(list)
@@ -745,7 +565,7 @@ def _focus(poll: _Poll, groups: dict[str, list[int]], minimum: int) -> dict[int,
     return focused
 
 
-def _focus_slice(poll: _Poll, number: int, keys: list[str], kind: str):
+def _focus_slice(poll: Poll, number: int, keys: list[str], kind: str):
     groups, unit = (poll.by_network, "地址") if kind == "address" else (poll.by_subnet, "/24")
     indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
     shown = "、".join(keys[:3]) + ("等" if len(keys) > 3 else "")
@@ -758,7 +578,7 @@ def _focus_slice(poll: _Poll, number: int, keys: list[str], kind: str):
     return kind, description, indices
 
 
-def _cohort_slice(poll: _Poll, number: int) -> tuple[str, str, list[int]]:
+def _cohort_slice(poll: Poll, number: int) -> tuple[str, str, list[int]]:
     indices = [i for i in poll.by_case.get(number, []) if poll.single[i] and poll.fresh[i]]
     description = (
         f"单选新关注：只选本案例、且关注后 {FRESH_FOLLOW_SECONDS // 60} 分钟内投出的选票 "
@@ -789,19 +609,19 @@ GAP_LABELS = (
 )
 
 
-def _gap_histogram(poll: _Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
+def _gap_histogram(poll: Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
     times = [poll.ts[i] for i in indices]
     return _histogram((b - a for a, b in pairwise(times)), GAP_EDGES, GAP_LABELS)
 
 
-def _follow_lag_histogram(poll: _Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
+def _follow_lag_histogram(poll: Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
     lags = [poll.follow_lag[i] for i in indices]
     rows = _histogram((lag for lag in lags if lag is not None), FOLLOW_LAG_EDGES, FOLLOW_LAG_LABELS)
     unknown = sum(lag is None for lag in lags)
     return rows + [("unknown", unknown)] if unknown else rows
 
 
-def _top(poll: _Poll, groups: dict[str, list[int]], key_of, number: int, indices: Sequence[int]):
+def _top(poll: Poll, groups: dict[str, list[int]], key_of, number: int, indices: Sequence[int]):
     """The addresses most of these ballots came from: (address, all its ballots in the
     poll, the share of those that include the case)."""
     counts = Counter(key_of(poll.records[i]) for i in indices)
@@ -823,7 +643,7 @@ def _ranks(totals: dict[int, int]) -> dict[int, int]:
     return {number: first[votes] for number, votes in totals.items()}
 
 
-def _suspect_slice(poll: _Poll, evaluation: _Evaluation) -> SuspectSlice:
+def _suspect_slice(poll: Poll, evaluation: _Evaluation) -> SuspectSlice:
     indices = evaluation.indices
     return SuspectSlice(
         kind=evaluation.kind,
@@ -840,7 +660,7 @@ def _suspect_slice(poll: _Poll, evaluation: _Evaluation) -> SuspectSlice:
 
 def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list[CaseReport]:
     """A report for every case, most suspicious first (flagged, then by score)."""
-    poll = _Poll(records)
+    poll = Poll(records)
     numbers = sorted(set(case_numbers) | set(poll.by_case))
     totals = {number: len(poll.by_case.get(number, [])) for number in numbers}
     ranks = _ranks(totals)
@@ -934,7 +754,7 @@ def _reasons(
 
 
 def _co_selection(
-    poll: _Poll,
+    poll: Poll,
     totals: dict[int, int],
     evaluations: dict[int, list[_Evaluation]],
     verdicts: dict[int, str],
