@@ -66,12 +66,13 @@ judgement rather than tuned for.
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from ballots.detection.poll import Crowd, Poll, hour_start
-from ballots.detection.poll import cv as _cv
+from ballots.detection import text
+from ballots.detection.measures import Slice, measure
+from ballots.detection.poll import Poll, hour_start
 from ballots.detection.records import (
     CLEAN,
     CO_SELECTED,
@@ -86,11 +87,8 @@ from ballots.detection.records import (
     report_from_dict,
     report_to_dict,
 )
+from ballots.detection.text import FAMILY_LABELS
 from ballots.detection.thresholds import (
-    ACCOUNTS_PER_DEVICE_FACTOR_STRONG,
-    ACCOUNTS_PER_DEVICE_FACTOR_WEAK,
-    ACCOUNTS_PER_DEVICE_STRONG,
-    ACCOUNTS_PER_DEVICE_WEAK,
     BURST_MERGE_GAP_HOURS,
     BURST_MIN_BALLOTS,
     BURST_MIN_RATIO,
@@ -98,61 +96,17 @@ from ballots.detection.thresholds import (
     CO_SELECTED_MIN_SHARE,
     CO_SELECTED_SHARE_RATIO,
     DETECTOR_VERSION,
-    FAST_DWELL_FACTOR_STRONG,
-    FAST_DWELL_FACTOR_WEAK,
-    FAST_DWELL_SECONDS,
-    FAST_DWELL_STRONG,
-    FAST_DWELL_WEAK,
     FLAG_MIN_FAMILIES,
     FLAG_MIN_STRONG,
-    FLAT_CV_FACTOR,
-    FLAT_MIN_BALLOTS,
-    FLAT_MIN_SPAN_HOURS,
     FOCUS_MIN_ADDRESS_VOTERS,
     FOCUS_MIN_SHARE,
     FOCUS_MIN_SUBNET_VOTERS,
     FOLLOW_LAG_EDGES,
-    FRESH_FOLLOW_FACTOR,
     FRESH_FOLLOW_SECONDS,
-    FRESH_FOLLOW_WEAK,
     GAP_EDGES,
-    GAP_IQR_STRONG,
-    GAP_IQR_WEAK,
-    LOCKSTEP_FACTOR_WEAK,
-    LOCKSTEP_MIN_GROUP,
-    LOCKSTEP_STRONG,
-    LOCKSTEP_WEAK,
-    NIGHT_FACTOR_STRONG,
-    NIGHT_FACTOR_WEAK,
-    NIGHT_SHARE_STRONG,
-    NIGHT_SHARE_WEAK,
-    NON_WECHAT_MARGIN_STRONG,
-    NON_WECHAT_MARGIN_WEAK,
-    NON_WECHAT_STRONG,
-    NON_WECHAT_WEAK,
-    OWN_SUBNET_MARGIN_STRONG,
-    OWN_SUBNET_MARGIN_WEAK,
-    OWN_SUBNET_STRONG,
-    OWN_SUBNET_WEAK,
-    SECONDS_FOLLOW_FACTOR,
-    SECONDS_FOLLOW_SECONDS,
-    SECONDS_FOLLOW_STRONG,
-    SINGLE_MARGIN_STRONG,
-    SINGLE_MARGIN_WEAK,
-    SINGLE_STRONG,
-    SINGLE_WEAK,
     SLICE_MIN_BALLOTS,
-    SUBNETS_PER_VOTER_FACTOR_STRONG,
-    SUBNETS_PER_VOTER_FACTOR_WEAK,
     TIME_ZONE,
     TOP_ADDRESSES,
-    TOP_SUBNET_FACTOR_STRONG,
-    TOP_SUBNET_FACTOR_WEAK,
-    TOP_SUBNET_SHARE_STRONG,
-    TOP_SUBNET_SHARE_WEAK,
-    TOP_SUBNETS,
-    USER_AGENT_FACTOR_STRONG,
-    USER_AGENT_FACTOR_WEAK,
     WATCH_MIN_FAMILIES,
 )
 
@@ -177,13 +131,6 @@ __all__ = [
 FOLLOW_LAG_LABELS = ("<20 s", "20–60 s", "1–10 min", "10–60 min", "1–24 h", "≥1 d")
 
 VERDICT_ORDER = {FLAGGED: 0, CO_SELECTED: 1, WATCH: 2, CLEAN: 3}
-FAMILY_LABELS = {
-    "timing": "时间",
-    "network": "网络",
-    "device": "设备",
-    "identity": "身份",
-    "content": "内容",
-}
 # Slice kinds in order of preference when scores tie, with the families they skip.
 SLICE_KINDS = {
     "address": ("地址集中", ("network",)),
@@ -195,246 +142,6 @@ SLICE_KINDS = {
 
 def _pct(share: float) -> str:
     return f"{share:.0%}"
-
-
-# --- Measures --------------------------------------------------------------------------
-
-
-@dataclass
-class _Measure:
-    metric: str
-    value: float | None
-    baseline: float | None
-    threshold: float | None
-    direction: str
-    score: int
-    reason: str
-
-
-def _high(value: float, strong: float, weak: float) -> int:
-    return 2 if value >= strong else 1 if value >= weak else 0
-
-
-def _low(value: float, strong: float, weak: float) -> int:
-    return 2 if value <= strong else 1 if value <= weak else 0
-
-
-def _timing(poll: Poll, indices: list[int]) -> list[_Measure]:
-    measures = []
-    spread = poll.gap_spread(indices)
-    if spread is not None:
-        measures.append(
-            _Measure(
-                metric="IQR(log10 间隔秒数)",
-                value=spread,
-                baseline=poll.gap_iqr,
-                threshold=GAP_IQR_STRONG,
-                direction="<=",
-                score=_low(spread, GAP_IQR_STRONG, GAP_IQR_WEAK),
-                reason=f"间隔过于规律：IQR(log10 间隔秒数)={spread:.2f}，全体 {poll.gap_iqr or 0:.2f}"
-                f"（≤ {GAP_IQR_WEAK} 可疑，≤ {GAP_IQR_STRONG} 强）",
-            )
-        )
-    night, rest = poll.shares("night", indices)
-    strong = max(NIGHT_SHARE_STRONG, NIGHT_FACTOR_STRONG * rest)
-    weak = max(NIGHT_SHARE_WEAK, NIGHT_FACTOR_WEAK * rest)
-    measures.append(
-        _Measure(
-            metric="00–06 时投票占比",
-            value=night,
-            baseline=rest,
-            threshold=strong,
-            direction=">=",
-            score=_high(night, strong, weak),
-            reason=f"深夜投票多：00–06 时占 {_pct(night)}，其余选票 {_pct(rest)}"
-            f"（≥ {_pct(weak)} 可疑，≥ {_pct(strong)} 强）",
-        )
-    )
-    span_hours = (poll.ts[indices[-1]] - poll.ts[indices[0]]) / 3600
-    if len(indices) >= FLAT_MIN_BALLOTS and span_hours >= FLAT_MIN_SPAN_HOURS and poll.hour_cv:
-        cv = _cv(poll.hour_of_day(indices))
-        threshold = FLAT_CV_FACTOR * poll.hour_cv
-        measures.append(
-            _Measure(
-                metric="24 小时分布的变异系数",
-                value=cv,
-                baseline=poll.hour_cv,
-                threshold=threshold,
-                direction="<=",
-                score=1 if cv <= threshold else 0,
-                reason=f"昼夜不分：24 小时分布的变异系数 {cv:.2f}，全体 {poll.hour_cv:.2f}"
-                f"（≤ {threshold:.2f} 可疑，最多记 1 分）",
-            )
-        )
-    return measures
-
-
-def _network(crowd: Crowd, sample: Crowd) -> list[_Measure]:
-    per_voter = crowd.subnets / crowd.voters
-    sample_per_voter = sample.subnets / sample.voters
-    few_strong = SUBNETS_PER_VOTER_FACTOR_STRONG * sample_per_voter
-    few_weak = SUBNETS_PER_VOTER_FACTOR_WEAK * sample_per_voter
-    top_strong = max(TOP_SUBNET_SHARE_STRONG, TOP_SUBNET_FACTOR_STRONG * sample.top_subnet_share)
-    top_weak = max(TOP_SUBNET_SHARE_WEAK, TOP_SUBNET_FACTOR_WEAK * sample.top_subnet_share)
-    own_strong = max(OWN_SUBNET_STRONG, sample.own_subnet_share + OWN_SUBNET_MARGIN_STRONG)
-    own_weak = max(OWN_SUBNET_WEAK, sample.own_subnet_share + OWN_SUBNET_MARGIN_WEAK)
-    return [
-        _Measure(
-            metric="每位投票人的 /24 网段数",
-            value=per_voter,
-            baseline=sample_per_voter,
-            threshold=few_strong,
-            direction="<=",
-            score=_low(per_voter, few_strong, few_weak),
-            reason=f"网段太少：{crowd.voters} 位投票人来自 {crowd.subnets:.0f} 个 /24（每人 "
-            f"{per_voter:.2f}），同样人数的随机样本每人 {sample_per_voter:.2f}"
-            f"（≤ {few_strong:.2f} 强）",
-        ),
-        _Measure(
-            metric=f"前 {TOP_SUBNETS} 个 /24 的投票人占比",
-            value=crowd.top_subnet_share,
-            baseline=sample.top_subnet_share,
-            threshold=top_strong,
-            direction=">=",
-            score=_high(crowd.top_subnet_share, top_strong, top_weak),
-            reason=f"集中在少数网段：前 {TOP_SUBNETS} 个 /24 占投票人的 "
-            f"{_pct(crowd.top_subnet_share)}，随机样本 {_pct(sample.top_subnet_share)}"
-            f"（≥ {_pct(top_strong)} 强）",
-        ),
-        _Measure(
-            metric="来自专用 /24 的投票人占比",
-            value=crowd.own_subnet_share,
-            baseline=sample.own_subnet_share,
-            threshold=own_strong,
-            direction=">=",
-            score=_high(crowd.own_subnet_share, own_strong, own_weak),
-            reason=f"专用网段：{_pct(crowd.own_subnet_share)} 的投票人所在的 /24 "
-            f"几乎只投出这组选票，随机样本 {_pct(sample.own_subnet_share)}"
-            f"（≥ {_pct(own_strong)} 强）",
-        ),
-    ]
-
-
-def _device(poll: Poll, indices: list[int], crowd: Crowd, sample: Crowd) -> list[_Measure]:
-    agents = crowd.user_agents / max(sample.user_agents, 1)
-    shared_strong = max(
-        ACCOUNTS_PER_DEVICE_STRONG, ACCOUNTS_PER_DEVICE_FACTOR_STRONG * sample.accounts_per_device
-    )
-    shared_weak = max(
-        ACCOUNTS_PER_DEVICE_WEAK, ACCOUNTS_PER_DEVICE_FACTOR_WEAK * sample.accounts_per_device
-    )
-    devices = round(crowd.voters / crowd.accounts_per_device)
-    other, other_rest = poll.shares("non_wechat", indices)
-    other_strong = max(NON_WECHAT_STRONG, other_rest + NON_WECHAT_MARGIN_STRONG)
-    other_weak = max(NON_WECHAT_WEAK, other_rest + NON_WECHAT_MARGIN_WEAK)
-    fast, fast_rest = poll.shares("fast", indices)
-    fast_strong = max(FAST_DWELL_STRONG, FAST_DWELL_FACTOR_STRONG * fast_rest)
-    fast_weak = max(FAST_DWELL_WEAK, FAST_DWELL_FACTOR_WEAK * fast_rest)
-    return [
-        _Measure(
-            metric="浏览器标识种数 ÷ 随机样本",
-            value=agents,
-            baseline=1.0,
-            threshold=USER_AGENT_FACTOR_STRONG,
-            direction="<=",
-            score=_low(agents, USER_AGENT_FACTOR_STRONG, USER_AGENT_FACTOR_WEAK),
-            reason=f"浏览器标识单一：{crowd.voters} 位投票人只有 {crowd.user_agents:.0f} 种，"
-            f"同样人数的随机样本 {sample.user_agents:.0f} 种（比值 {agents:.2f}，"
-            f"≤ {USER_AGENT_FACTOR_STRONG} 强）",
-        ),
-        _Measure(
-            metric="每个设备的账号数",
-            value=crowd.accounts_per_device,
-            baseline=sample.accounts_per_device,
-            threshold=shared_strong,
-            direction=">=",
-            score=_high(crowd.accounts_per_device, shared_strong, shared_weak),
-            reason=f"一机多号：{crowd.voters} 个账号只用了 {devices} 个设备（每设备 "
-            f"{crowd.accounts_per_device:.1f} 个），随机样本 {sample.accounts_per_device:.2f}"
-            f"（≥ {shared_strong:.1f} 强）",
-        ),
-        _Measure(
-            metric="非微信浏览器占比",
-            value=other,
-            baseline=other_rest,
-            threshold=other_strong,
-            direction=">=",
-            score=_high(other, other_strong, other_weak),
-            reason=f"非微信浏览器占 {_pct(other)}，其余选票 {_pct(other_rest)}"
-            f"（≥ {_pct(other_strong)} 强）",
-        ),
-        _Measure(
-            metric=f"页面停留不足 {FAST_DWELL_SECONDS:g} 秒占比",
-            value=fast,
-            baseline=fast_rest,
-            threshold=fast_strong,
-            direction=">=",
-            score=_high(fast, fast_strong, fast_weak),
-            reason=f"来不及看就提交：页面停留不足 {FAST_DWELL_SECONDS:g} 秒的占 {_pct(fast)}，"
-            f"其余选票 {_pct(fast_rest)}（≥ {_pct(fast_strong)} 强）",
-        ),
-    ]
-
-
-def _identity(poll: Poll, indices: list[int]) -> list[_Measure]:
-    seconds, seconds_rest = poll.shares("seconds", indices)
-    seconds_strong = max(SECONDS_FOLLOW_STRONG, SECONDS_FOLLOW_FACTOR * seconds_rest)
-    fresh, fresh_rest = poll.shares("fresh", indices)
-    fresh_weak = max(FRESH_FOLLOW_WEAK, FRESH_FOLLOW_FACTOR * fresh_rest)
-    minutes = FRESH_FOLLOW_SECONDS // 60
-    return [
-        _Measure(
-            metric=f"关注后 {SECONDS_FOLLOW_SECONDS} 秒内投票占比",
-            value=seconds,
-            baseline=seconds_rest,
-            threshold=seconds_strong,
-            direction=">=",
-            score=2 if seconds >= seconds_strong else 0,
-            reason=f"关注几秒就投票：{_pct(seconds)} 在关注后 {SECONDS_FOLLOW_SECONDS} 秒内投出，"
-            f"其余选票 {_pct(seconds_rest)}（≥ {_pct(seconds_strong)} 强）",
-        ),
-        _Measure(
-            metric=f"关注后 {minutes} 分钟内投票占比",
-            value=fresh,
-            baseline=fresh_rest,
-            threshold=fresh_weak,
-            direction=">=",
-            score=1 if fresh >= fresh_weak else 0,
-            reason=f"新关注者多：{_pct(fresh)} 在关注后 {minutes} 分钟内投票，其余选票 "
-            f"{_pct(fresh_rest)}（≥ {_pct(fresh_weak)} 可疑；关注是投票的前提，最多记 1 分）",
-        ),
-    ]
-
-
-def _content(poll: Poll, indices: list[int]) -> list[_Measure]:
-    single, single_rest = poll.shares("single", indices)
-    single_strong = max(SINGLE_STRONG, single_rest + SINGLE_MARGIN_STRONG)
-    single_weak = max(SINGLE_WEAK, single_rest + SINGLE_MARGIN_WEAK)
-    lockstep, lockstep_rest = poll.shares("lockstep", indices)
-    lockstep_weak = max(LOCKSTEP_WEAK, LOCKSTEP_FACTOR_WEAK * lockstep_rest)
-    return [
-        _Measure(
-            metric="单选占比",
-            value=single,
-            baseline=single_rest,
-            threshold=single_strong,
-            direction=">=",
-            score=_high(single, single_strong, single_weak),
-            reason=f"只选一个案例：单选占 {_pct(single)}，其余选票 {_pct(single_rest)}"
-            f"（≥ {_pct(single_weak)} 可疑，≥ {_pct(single_strong)} 强）",
-        ),
-        _Measure(
-            metric="同一小时同一组合的选票占比",
-            value=lockstep,
-            baseline=lockstep_rest,
-            threshold=LOCKSTEP_STRONG,
-            direction=">=",
-            score=_high(lockstep, LOCKSTEP_STRONG, lockstep_weak),
-            reason=f"整齐划一：{_pct(lockstep)} 的选票在同一小时内选了完全相同的几个案例"
-            f"（每组 ≥ {LOCKSTEP_MIN_GROUP} 张），其余选票 {_pct(lockstep_rest)}"
-            f"（≥ {_pct(LOCKSTEP_STRONG)} 强）",
-        ),
-    ]
 
 
 @dataclass
@@ -462,26 +169,16 @@ class _Evaluation:
 
 def _evaluate(poll: Poll, kind: str, description: str, indices: list[int]) -> _Evaluation:
     skipped = SLICE_KINDS[kind][1]
-    crowd = poll.crowd(indices)
-    sample = poll.sample_crowd(crowd.voters)
-    measures: dict[str, Callable[[], list[_Measure]]] = {
-        "timing": lambda: _timing(poll, indices),
-        "network": lambda: _network(crowd, sample),
-        "device": lambda: _device(poll, indices, crowd, sample),
-        "identity": lambda: _identity(poll, indices),
-        "content": lambda: _content(poll, indices),
-    }
+    s = Slice.of(poll, indices)
     families, reasons = [], [description]
     positive = strong = 0
     for name in FAMILIES:
         if name in skipped:
             families.append(
-                FamilyScore(
-                    name, None, None, None, 0, metric="选出切片的依据，不计分", skipped=True
-                )
+                FamilyScore(name, None, None, None, 0, metric=text.SKIPPED_METRIC, skipped=True)
             )
             continue
-        found = measures[name]()
+        found = measure(name, s)
         best = max(found, key=lambda m: m.score)  # the first of the highest
         families.append(
             FamilyScore(
@@ -490,14 +187,11 @@ def _evaluate(poll: Poll, kind: str, description: str, indices: list[int]) -> _E
                 baseline=best.baseline,
                 threshold=best.threshold,
                 score=best.score,
-                metric=best.metric,
+                metric=text.metric(best),
                 direction=best.direction,
             )
         )
-        strength = {1: "", 2: "（强）"}
-        reasons.extend(
-            f"{FAMILY_LABELS[name]}{strength[m.score]}：{m.reason}" for m in found if m.score
-        )
+        reasons.extend(text.reason(name, m) for m in found if m.score)
         positive += best.score >= 1
         strong += best.score == 2
     return _Evaluation(kind, description, indices, families, reasons, positive, strong)

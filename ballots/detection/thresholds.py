@@ -17,7 +17,7 @@ BURST_MIN_Z = 5.0
 # ...and observed above this many times expected (on a big case z alone passes mild excesses)...
 BURST_MIN_RATIO = 3.0
 BURST_MIN_BALLOTS = 10  # in the hour, so a quiet night's handful is never a burst
-# Burst hours at most this many hours apart are one slice (an attack straddles the hour).
+# Burst hours with at most this many quiet hours between them form one slice.
 BURST_MERGE_GAP_HOURS = 1
 # Focused addresses count voters, not ballots: a loyal supporter voting every day
 # from home must not make one.
