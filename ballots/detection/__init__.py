@@ -64,15 +64,14 @@ supporters and is expected to slip through; that is left to the committee's
 judgement rather than tuned for.
 """
 
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from ballots.detection import text
+from ballots.detection import selectors, text
 from ballots.detection.measures import Slice, measure
-from ballots.detection.poll import Poll, hour_start
+from ballots.detection.poll import Poll
 from ballots.detection.records import (
     CLEAN,
     CO_SELECTED,
@@ -89,20 +88,12 @@ from ballots.detection.records import (
 )
 from ballots.detection.text import FAMILY_LABELS
 from ballots.detection.thresholds import (
-    BURST_MERGE_GAP_HOURS,
-    BURST_MIN_BALLOTS,
-    BURST_MIN_RATIO,
-    BURST_MIN_Z,
     CO_SELECTED_MIN_SHARE,
     CO_SELECTED_SHARE_RATIO,
     DETECTOR_VERSION,
     FLAG_MIN_FAMILIES,
     FLAG_MIN_STRONG,
-    FOCUS_MIN_ADDRESS_VOTERS,
-    FOCUS_MIN_SHARE,
-    FOCUS_MIN_SUBNET_VOTERS,
     FOLLOW_LAG_EDGES,
-    FRESH_FOLLOW_SECONDS,
     GAP_EDGES,
     SLICE_MIN_BALLOTS,
     TIME_ZONE,
@@ -133,15 +124,11 @@ FOLLOW_LAG_LABELS = ("<20 s", "20–60 s", "1–10 min", "10–60 min", "1–24 
 VERDICT_ORDER = {FLAGGED: 0, CO_SELECTED: 1, WATCH: 2, CLEAN: 3}
 # Slice kinds in order of preference when scores tie, with the families they skip.
 SLICE_KINDS = {
-    "address": ("地址集中", ("network",)),
-    "subnet": ("网段集中", ("network",)),
-    "burst": ("突发时段", ("timing",)),
-    "cohort": ("单选新关注", ("identity", "content")),
+    "address": ("network",),
+    "subnet": ("network",),
+    "burst": ("timing",),
+    "cohort": ("identity", "content"),
 }
-
-
-def _pct(share: float) -> str:
-    return f"{share:.0%}"
 
 
 @dataclass
@@ -168,7 +155,7 @@ class _Evaluation:
 
 
 def _evaluate(poll: Poll, kind: str, description: str, indices: list[int]) -> _Evaluation:
-    skipped = SLICE_KINDS[kind][1]
+    skipped = SLICE_KINDS[kind]
     s = Slice.of(poll, indices)
     families, reasons = [], [description]
     positive = strong = 0
@@ -195,90 +182,6 @@ def _evaluate(poll: Poll, kind: str, description: str, indices: list[int]) -> _E
         positive += best.score >= 1
         strong += best.score == 2
     return _Evaluation(kind, description, indices, families, reasons, positive, strong)
-
-
-# --- Selectors -------------------------------------------------------------------------
-
-
-def _hourly(poll: Poll, number: int) -> tuple[list[HourBin], dict[int, tuple[int, float, float]]]:
-    """Observed vs expected votes per hour of the poll, and the burst hours' figures."""
-    own = poll.by_case.get(number, [])
-    others = poll.size - len(own)
-    odds = len(own) / others if others else 0.0
-    per_hour = Counter(poll.hour[i] for i in own)
-    bins, bursts = [], {}
-    for hour in range(poll.first_hour, poll.last_hour + 1):
-        observed = per_hour.get(hour, 0)
-        expected = (poll.per_hour.get(hour, 0) - observed) * odds if others else float(observed)
-        z = (observed - expected) / math.sqrt(expected + 1)
-        burst = (
-            observed >= BURST_MIN_BALLOTS
-            and z > BURST_MIN_Z
-            and observed > BURST_MIN_RATIO * expected
-        )
-        if burst:
-            bursts[hour] = (observed, expected, z)
-        bins.append(HourBin(hour_start(hour), observed, round(expected, 2), burst))
-    return bins, bursts
-
-
-def _burst_slices(poll: Poll, number: int, bursts: dict) -> list[tuple[str, str, list[int]]]:
-    runs: list[list[int]] = []
-    for hour in sorted(bursts):
-        if runs and hour - runs[-1][-1] <= BURST_MERGE_GAP_HOURS + 1:
-            runs[-1].append(hour)
-        else:
-            runs.append([hour])
-    slices = []
-    for run in runs:
-        hours = set(range(run[0], run[-1] + 1))
-        indices = [i for i in poll.by_case[number] if poll.hour[i] in hours]
-        observed = sum(bursts[h][0] for h in run)
-        expected = sum(bursts[h][1] for h in run)
-        z = max(bursts[h][2] for h in run)
-        first, last = hour_start(run[0]), hour_start(run[-1] + 1)
-        description = (
-            f"突发时段 {first:%m-%d %H:%M}–{last:%H:%M}（北京时间，{len(run)} 个异常小时）："
-            f"观测 {observed} 票，预期 {expected:.1f} 票，最高 z={z:.1f}"
-        )
-        slices.append(("burst", description, indices))
-    return slices
-
-
-def _focus(poll: Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
-    """Case → addresses (or /24s) used by ≥ `minimum` voters and whose ballots include
-    the case ≥ FOCUS_MIN_SHARE of the time."""
-    focused: dict[int, list[str]] = defaultdict(list)
-    for key, indices in groups.items():
-        if len(indices) < minimum or len(poll.voters(indices)) < minimum:
-            continue
-        counts = Counter(number for i in indices for number in poll.records[i].cases)
-        for number, count in counts.items():
-            if count >= FOCUS_MIN_SHARE * len(indices):
-                focused[number].append(key)
-    return focused
-
-
-def _focus_slice(poll: Poll, number: int, keys: list[str], kind: str):
-    groups, unit = (poll.by_network, "地址") if kind == "address" else (poll.by_subnet, "/24")
-    indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
-    shown = "、".join(keys[:3]) + ("等" if len(keys) > 3 else "")
-    voters = len(poll.voters(indices))
-    description = (
-        f"{SLICE_KINDS[kind][0]}：{len(keys)} 个{unit}（{shown}）的选票 ≥ "
-        f"{_pct(FOCUS_MIN_SHARE)} 都选了本案例，本案例在这里得 {len(indices)} 票，"
-        f"来自 {voters} 位投票人"
-    )
-    return kind, description, indices
-
-
-def _cohort_slice(poll: Poll, number: int) -> tuple[str, str, list[int]]:
-    indices = [i for i in poll.by_case.get(number, []) if poll.single[i] and poll.fresh[i]]
-    description = (
-        f"单选新关注：只选本案例、且关注后 {FRESH_FOLLOW_SECONDS // 60} 分钟内投出的选票 "
-        f"{len(indices)} 票"
-    )
-    return "cohort", description, indices
 
 
 # --- Evidence for the page -------------------------------------------------------------
@@ -358,27 +261,16 @@ def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list
     numbers = sorted(set(case_numbers) | set(poll.by_case))
     totals = {number: len(poll.by_case.get(number, [])) for number in numbers}
     ranks = _ranks(totals)
-    focused = {
-        "address": _focus(poll, poll.by_network, FOCUS_MIN_ADDRESS_VOTERS),
-        "subnet": _focus(poll, poll.by_subnet, FOCUS_MIN_SUBNET_VOTERS),
-    }
+    focused = selectors.focused(poll)
     kind_order = list(SLICE_KINDS)
 
     hourly: dict[int, list[HourBin]] = {}
     evaluations: dict[int, list[_Evaluation]] = {}
     for number in numbers:
-        hourly[number], bursts = _hourly(poll, number)
-        candidates = [
-            _focus_slice(poll, number, focused[kind][number], kind)
-            for kind in ("address", "subnet")
-            if focused[kind].get(number)
-        ]
-        candidates.extend(_burst_slices(poll, number, bursts))
-        candidates.append(_cohort_slice(poll, number))
+        hourly[number], bursts = selectors.hourly(poll, number)
         evaluated = [
-            _evaluate(poll, kind, description, indices)
-            for kind, description, indices in candidates
-            if len(indices) >= SLICE_MIN_BALLOTS
+            _evaluate(poll, c.kind, c.description, c.indices)
+            for c in selectors.suspect_slices(poll, number, focused, bursts)
         ]
         evaluated.sort(key=lambda e: (-e.score, kind_order.index(e.kind), -len(e.indices)))
         evaluations[number] = evaluated

@@ -5,9 +5,12 @@ on the monitoring page and in `detect_brushing`, and stored runs keep them in th
 JSON, so rewording shows in every new report: change them on purpose only.
 """
 
+from datetime import datetime
+
 from ballots.detection.measures import Measure
 from ballots.detection.thresholds import (
     FAST_DWELL_SECONDS,
+    FOCUS_MIN_SHARE,
     FRESH_FOLLOW_SECONDS,
     LOCKSTEP_MIN_GROUP,
     SECONDS_FOLLOW_SECONDS,
@@ -45,6 +48,40 @@ def says(m: Measure) -> str:
         value=m.value, baseline=baseline, strong=m.strong, weak=m.weak, **m.figures, **_CONSTANTS
     )
 
+
+# --- Suspect slices -------------------------------------------------------------------
+
+_FOCUS_WORDS = {"address": ("地址集中", "地址"), "subnet": ("网段集中", "/24")}
+
+
+def focus_description(kind: str, keys: list[str], ballots: int, voters: int) -> str:
+    """Why a focused-address (or /24) slice was picked; names the first three."""
+    label, unit = _FOCUS_WORDS[kind]
+    shown = "、".join(keys[:3]) + ("等" if len(keys) > 3 else "")
+    return (
+        f"{label}：{len(keys)} 个{unit}（{shown}）的选票 ≥ {pct(FOCUS_MIN_SHARE)} 都选了本案例，"
+        f"本案例在这里得 {ballots} 票，来自 {voters} 位投票人"
+    )
+
+
+def burst_description(
+    *, first: datetime, last: datetime, hours: int, observed: int, expected: float, z: float
+) -> str:
+    """Why a run of burst hours was picked: from `first` to `last` (Beijing time)."""
+    return (
+        f"突发时段 {first:%m-%d %H:%M}–{last:%H:%M}（北京时间，{hours} 个异常小时）："
+        f"观测 {observed} 票，预期 {expected:.1f} 票，最高 z={z:.1f}"
+    )
+
+
+def cohort_description(ballots: int) -> str:
+    return (
+        f"单选新关注：只选本案例、且关注后 {FRESH_FOLLOW_SECONDS // 60} 分钟内投出的选票 "
+        f"{ballots} 票"
+    )
+
+
+# --- Measures ---------------------------------------------------------------------------
 
 # Each measure's metric and reason, by key: str.format templates over the measure's
 # value, baseline, strong and weak thresholds, its figures, and these constants.
