@@ -1,11 +1,28 @@
 """Measures of a suspect slice, family by family: figures, never words.
 
-A measure is one figure of the slice (a share, a count per voter, a spread), the
-baseline it is compared with, and the thresholds at which it is suspicious: `weak`
-scores 1, `strong` scores 2 (a measure may have only one of them). Shares of a
-per-ballot fact are compared with the rest of the poll; counts over voters with a
-random sample of the poll as large (`Crowd`). A family scores its highest measure,
-the first of equals winning, and every measure that scores gives a reason.
+A measure is one figure of the slice, the baseline it is compared with, and the
+thresholds at which it is suspicious: `weak` scores 1, `strong` scores 2 (a measure
+may have only one of them). Per-ballot shares are compared with the rest of the
+poll (the poll without the slice); counts (user agents, /24s, devices) are taken
+over one ballot per voter and compared with the mean of SAMPLE_REPEATS random
+samples of the poll of the same size (`Crowd`). A family scores the highest of its
+measures, the first of equals winning, and every measure that scores gives a
+reason. The families:
+- timing: IQR of log10 inter-arrival gaps (scripts are metronomic, people are
+  Poisson, ≈ 0.68), night (00–06h) share vs the rest of the poll, and a flat
+  hour-of-day profile over days (weak only);
+- network: distinct /24s per voter, the share of the top /24s, and the share of
+  voters on /24s used (almost) only by this slice;
+- device: distinct user agents, followers per device cookie, non-WeChat user
+  agents, dwell under FAST_DWELL_SECONDS (the server already refuses < 2 s, so
+  "too fast to have read the page" starts a little above it);
+- identity: followed seconds before voting (strong), followed minutes before
+  (weak only: following is required to vote, so it is weighted low). Unfollows
+  are not scored: Follower.unfollowed_at is only set when a returning voter's
+  WeChat re-check finds them gone, which farm accounts rarely do;
+- content: single-choice share, and lockstep — the same multi-case set cast ≥
+  LOCKSTEP_MIN_GROUP times in one hour, ≥ LOCKSTEP_MIN_RATIO × what the set's
+  frequency in the other hours predicts.
 
 A measure says nothing in words: its `key` names its metric and reason in text.py.
 

@@ -6,15 +6,20 @@ JSON, so rewording shows in every new report: change them on purpose only.
 """
 
 from datetime import datetime
+from itertools import pairwise
 
 from ballots.detection.measures import Measure
 from ballots.detection.thresholds import (
     FAST_DWELL_SECONDS,
+    FLAG_MIN_FAMILIES,
+    FLAG_MIN_STRONG,
     FOCUS_MIN_SHARE,
     FRESH_FOLLOW_SECONDS,
+    GAP_EDGES,
     LOCKSTEP_MIN_GROUP,
     SECONDS_FOLLOW_SECONDS,
     TOP_SUBNETS,
+    WATCH_MIN_FAMILIES,
 )
 
 FAMILY_LABELS = {
@@ -25,28 +30,14 @@ FAMILY_LABELS = {
     "content": "内容",
 }
 SKIPPED_METRIC = "选出切片的依据，不计分"
-
-
-def pct(share: float) -> str:
-    return f"{share:.0%}"
-
-
-def metric(m: Measure) -> str:
-    """What the measure's value is, as the page's family table names it."""
-    return _WORDS[m.key][0].format(**_CONSTANTS)
-
-
-def reason(family: str, m: Measure) -> str:
-    """One line of a report's reasons: the family, whether strong, and the figures."""
-    return f"{FAMILY_LABELS[family]}{'（强）' if m.score == 2 else ''}：{says(m)}"
-
-
-def says(m: Measure) -> str:
-    """The measure's figures in words, whatever its score."""
-    baseline = 0 if m.baseline is None else m.baseline
-    return _WORDS[m.key][1].format(
-        value=m.value, baseline=baseline, strong=m.strong, weak=m.weak, **m.figures, **_CONSTANTS
-    )
+# Histogram rows: one label per bin of GAP_EDGES and FOLLOW_LAG_EDGES (seconds).
+GAP_LABELS = (
+    "<1 s",
+    *(f"{low:g}–{high:g} s" for low, high in pairwise(GAP_EDGES)),
+    f"≥{GAP_EDGES[-1]:g} s",
+)
+FOLLOW_LAG_LABELS = ("<20 s", "20–60 s", "1–10 min", "10–60 min", "1–24 h", "≥1 d")
+UNKNOWN_LAG = "unknown"  # followers with no follow time
 
 
 # --- Suspect slices -------------------------------------------------------------------
@@ -59,7 +50,7 @@ def focus_description(kind: str, keys: list[str], ballots: int, voters: int) -> 
     label, unit = _FOCUS_WORDS[kind]
     shown = "、".join(keys[:3]) + ("等" if len(keys) > 3 else "")
     return (
-        f"{label}：{len(keys)} 个{unit}（{shown}）的选票 ≥ {pct(FOCUS_MIN_SHARE)} 都选了本案例，"
+        f"{label}：{len(keys)} 个{unit}（{shown}）的选票 ≥ {FOCUS_MIN_SHARE:.0%} 都选了本案例，"
         f"本案例在这里得 {ballots} 票，来自 {voters} 位投票人"
     )
 
@@ -81,7 +72,53 @@ def cohort_description(ballots: int) -> str:
     )
 
 
+# --- Verdicts -----------------------------------------------------------------------
+
+
+def co_selected_reason(hosts: list[int]) -> str:
+    return (
+        f"陪投：本案例出现在被标记案例 {_cases(hosts)} 的可疑选票里，"
+        "去掉那些选票后不再可疑，像是刷票者用来掩护的热门案例，不单独标记"
+    )
+
+
+def conclusion(positive: int, strong: int) -> str:
+    """How many families had evidence, against the rule that flags or watches."""
+    return (
+        f"结论：{positive} 个证据族有信号，其中 {strong} 个为强"
+        f"（≥ {FLAG_MIN_FAMILIES} 个且含 ≥ {FLAG_MIN_STRONG} 个强即标记，"
+        f"≥ {WATCH_MIN_FAMILIES} 个为关注）"
+    )
+
+
+def riders_reason(riders: list[int]) -> str:
+    return f"可疑选票里同时选了（陪投）：{_cases(riders)}"
+
+
+def _cases(numbers: list[int]) -> str:
+    return "、".join(f"{n:03d}" for n in numbers)
+
+
 # --- Measures ---------------------------------------------------------------------------
+
+
+def metric(m: Measure) -> str:
+    """What the measure's value is, as the page's family table names it."""
+    return _WORDS[m.key][0].format(**_CONSTANTS)
+
+
+def reason(family: str, m: Measure) -> str:
+    """One line of a report's reasons: the family, whether strong, and the figures."""
+    return f"{FAMILY_LABELS[family]}{'（强）' if m.score == 2 else ''}：{says(m)}"
+
+
+def says(m: Measure) -> str:
+    """The measure's figures in words, whatever its score."""
+    baseline = 0 if m.baseline is None else m.baseline
+    return _WORDS[m.key][1].format(
+        value=m.value, baseline=baseline, strong=m.strong, weak=m.weak, **m.figures, **_CONSTANTS
+    )
+
 
 # Each measure's metric and reason, by key: str.format templates over the measure's
 # value, baseline, strong and weak thresholds, its figures, and these constants.
