@@ -18,6 +18,7 @@ them (the detector is pure), which keeps this file to a few seconds.
 import json
 import random
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -34,7 +35,10 @@ from ballots.detection import (
     CaseReport,
     detect,
     report_to_dict,
+    text,
 )
+from ballots.detection.measures import MEASURES, Slice
+from ballots.detection.poll import Poll
 from ballots.evidence import batch_reports, case_numbers, load_records
 from ballots.models import Ballot
 from ballots.simulation import ATTACKS, Scenario, simulate
@@ -222,6 +226,38 @@ def test_it_reports_every_case_of_an_empty_poll_as_clean():
         (32, CLEAN, 0, 1),
     ]
     assert reports[0].hourly == [] and reports[0].slices == []
+
+
+def test_it_has_words_for_every_measure():
+    """A measure added to MEASURES without its words in text.py would otherwise fail
+    only on the first poll where it applies. Fifty steady hours of ballots give
+    every measure something to measure."""
+    start = SIMULATION_END - timedelta(hours=50)
+    records = [
+        BallotRecord(
+            id=n,
+            cast_at=start + timedelta(minutes=10 * n),
+            follower_id=n,
+            followed_at=start,
+            ip_network=f"10.0.{n % 7}.1",
+            ip_subnet=f"10.0.{n % 7}.0/24",
+            user_agent="Mozilla/5.0 MicroMessenger/8.0",
+            device_id=f"device-{n % 100}",
+            form_served_at=start + timedelta(minutes=10 * n, seconds=-30),
+            cases=(31,),
+        )
+        for n in range(300)
+    ]
+    poll = Poll(records)
+    whole = Slice.of(poll, list(range(poll.size)))
+
+    for family in FAMILIES:
+        for measure_of in MEASURES[family]:
+            found = measure_of(whole)
+            assert found is not None, measure_of
+            assert text.metric(found) and text.reason(family, found).startswith(
+                text.FAMILY_LABELS[family]
+            )
 
 
 def test_it_reads_only_valid_ballots_unless_asked(simulated_batch):

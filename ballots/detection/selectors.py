@@ -1,0 +1,139 @@
+"""Where to look: the suspect slices of a case's ballots.
+
+Averaging a whole case dilutes an attack that is a tenth of its ballots, so each
+case's ballots are first cut into slices worth scoring:
+- focused addresses: IPs (IPv6 /64) used by ≥ FOCUS_MIN_ADDRESS_VOTERS different
+  followers whose ballots include the case ≥ FOCUS_MIN_SHARE of the time; likewise
+  /24s (FOCUS_MIN_SUBNET_VOTERS). Voters, not ballots: a loyal supporter voting
+  every day from home must not make a focused address;
+- burst hours: votes per Beijing hour vs expected, z = (obs − exp)/√(exp + 1).
+  Expected is the case's odds among the *other* ballots times the other ballots
+  that hour, so a burst does not inflate its own expectation. Burst hours with at
+  most BURST_MERGE_GAP_HOURS quiet hours between them form one slice;
+- the cohort of single-choice ballots from followers who followed at most
+  FRESH_FOLLOW_SECONDS before voting.
+A selector proves nothing on its own (a village on one Wi-Fi, a viral surge): the
+slices it finds are scored on the other families of evidence (verdicts.py).
+"""
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ballots.detection import text
+from ballots.detection.poll import Poll, hour_start
+from ballots.detection.records import HourBin
+from ballots.detection.thresholds import (
+    BURST_MERGE_GAP_HOURS,
+    BURST_MIN_BALLOTS,
+    BURST_MIN_RATIO,
+    BURST_MIN_Z,
+    FOCUS_MIN_ADDRESS_VOTERS,
+    FOCUS_MIN_SHARE,
+    FOCUS_MIN_SUBNET_VOTERS,
+    SLICE_MIN_BALLOTS,
+)
+
+Focus = dict[str, dict[int, list[str]]]  # "address"/"subnet" → case → its focused keys
+Bursts = dict[int, tuple[int, float, float]]  # hour → (observed, expected, z)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A slice to score: why it was picked, and its ballots (indices into `Poll.records`)."""
+
+    kind: str  # "address", "subnet", "burst" or "cohort"
+    description: str
+    indices: list[int]
+
+
+def focused(poll: Poll) -> Focus:
+    """The focused addresses and /24s of every case; found once per poll."""
+    return {
+        "address": _focus(poll, poll.by_network, FOCUS_MIN_ADDRESS_VOTERS),
+        "subnet": _focus(poll, poll.by_subnet, FOCUS_MIN_SUBNET_VOTERS),
+    }
+
+
+def hourly(poll: Poll, number: int) -> tuple[list[HourBin], Bursts]:
+    """Observed vs expected votes per hour of the poll, and the burst hours' figures."""
+    own = poll.by_case.get(number, [])
+    others = poll.size - len(own)
+    odds = len(own) / others if others else 0.0
+    per_hour = Counter(poll.hour[i] for i in own)
+    bins, bursts = [], {}
+    for hour in range(poll.first_hour, poll.last_hour + 1):
+        observed = per_hour.get(hour, 0)
+        expected = (poll.per_hour.get(hour, 0) - observed) * odds if others else float(observed)
+        z = (observed - expected) / math.sqrt(expected + 1)
+        burst = (
+            observed >= BURST_MIN_BALLOTS
+            and z > BURST_MIN_Z
+            and observed > BURST_MIN_RATIO * expected
+        )
+        if burst:
+            bursts[hour] = (observed, expected, z)
+        bins.append(HourBin(hour_start(hour), observed, round(expected, 2), burst))
+    return bins, bursts
+
+
+def suspect_slices(poll: Poll, number: int, focus: Focus, bursts: Bursts) -> list[Candidate]:
+    """The case's slices of at least SLICE_MIN_BALLOTS ballots: its focused addresses,
+    its focused /24s, each run of burst hours, and its single-choice fresh cohort."""
+    candidates = [
+        _focus_slice(poll, number, focus[kind][number], kind)
+        for kind in ("address", "subnet")
+        if focus[kind].get(number)
+    ]
+    candidates.extend(_burst_slices(poll, number, bursts))
+    candidates.append(_cohort_slice(poll, number))
+    return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
+
+
+def _focus(poll: Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
+    """Case → addresses (or /24s) used by ≥ `minimum` voters and whose ballots include
+    the case ≥ FOCUS_MIN_SHARE of the time."""
+    focus: dict[int, list[str]] = defaultdict(list)
+    for key, indices in groups.items():
+        if len(indices) < minimum or len(poll.voters(indices)) < minimum:
+            continue
+        counts = Counter(number for i in indices for number in poll.records[i].cases)
+        for number, count in counts.items():
+            if count >= FOCUS_MIN_SHARE * len(indices):
+                focus[number].append(key)
+    return focus
+
+
+def _focus_slice(poll: Poll, number: int, keys: list[str], kind: str) -> Candidate:
+    groups = poll.by_network if kind == "address" else poll.by_subnet
+    indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
+    voters = len(poll.voters(indices))
+    return Candidate(kind, text.focus_description(kind, keys, len(indices), voters), indices)
+
+
+def _burst_slices(poll: Poll, number: int, bursts: Bursts) -> list[Candidate]:
+    runs: list[list[int]] = []
+    for hour in sorted(bursts):
+        if runs and hour - runs[-1][-1] <= BURST_MERGE_GAP_HOURS + 1:
+            runs[-1].append(hour)
+        else:
+            runs.append([hour])
+    slices = []
+    for run in runs:
+        hours = set(range(run[0], run[-1] + 1))
+        indices = [i for i in poll.by_case[number] if poll.hour[i] in hours]
+        description = text.burst_description(
+            first=hour_start(run[0]),
+            last=hour_start(run[-1] + 1),
+            hours=len(run),
+            observed=sum(bursts[h][0] for h in run),
+            expected=sum(bursts[h][1] for h in run),
+            z=max(bursts[h][2] for h in run),
+        )
+        slices.append(Candidate("burst", description, indices))
+    return slices
+
+
+def _cohort_slice(poll: Poll, number: int) -> Candidate:
+    indices = [i for i in poll.by_case.get(number, []) if poll.single[i] and poll.fresh[i]]
+    return Candidate("cohort", text.cohort_description(len(indices)), indices)

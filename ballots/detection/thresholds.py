@@ -1,0 +1,121 @@
+"""Every number the detector decides with, in one place, and its version.
+
+Not published (vote-integrity.md: a brusher must not learn what is measured). A
+change here changes reports: bump DETECTOR_VERSION so stored runs made under the
+old numbers are not mixed with new ones.
+"""
+
+from zoneinfo import ZoneInfo
+
+DETECTOR_VERSION = "1.0"
+# Hours, nights and the reports' datetimes are Beijing time (UTC+8 all year).
+TIME_ZONE = ZoneInfo("Asia/Shanghai")
+
+# --- Slice selectors ----------------------------------------------------------------
+# A burst hour: z = (observed − expected)/√(expected + 1) above this...
+BURST_MIN_Z = 5.0
+# ...and observed above this many times expected (on a big case z alone passes mild excesses)...
+BURST_MIN_RATIO = 3.0
+BURST_MIN_BALLOTS = 10  # in the hour, so a quiet night's handful is never a burst
+# Burst hours with at most this many quiet hours between them form one slice.
+BURST_MERGE_GAP_HOURS = 1
+# Focused addresses count voters, not ballots: a loyal supporter voting every day
+# from home must not make one.
+FOCUS_MIN_ADDRESS_VOTERS = 20
+FOCUS_MIN_SUBNET_VOTERS = 30  # a /24 gathers many addresses, so it needs more voters
+FOCUS_MIN_SHARE = 0.8  # of the address's ballots include the case
+FRESH_FOLLOW_SECONDS = 600  # "freshly followed": voted within 10 minutes of following
+SLICE_MIN_BALLOTS = 25  # smaller slices are not scored: shares of a handful mean little
+
+# --- Timing ---------------------------------------------------------------------------
+MIN_GAPS = 20  # fewer inter-arrival gaps give no usable IQR
+MIN_GAP_SECONDS = 0.5  # simultaneous ballots: log10 needs a floor
+# IQR of log10(gap in seconds): people arrive like Poisson (≈ 0.68), scripts metronomic.
+GAP_IQR_STRONG = 0.20
+GAP_IQR_WEAK = 0.35
+NIGHT_HOURS = frozenset(range(0, 6))
+# Night share: at least the floor, and a multiple of the rest of the poll's night share.
+NIGHT_SHARE_STRONG = 0.20
+NIGHT_FACTOR_STRONG = 3.0
+NIGHT_SHARE_WEAK = 0.10
+NIGHT_FACTOR_WEAK = 2.0
+# A flat hour-of-day profile means something only over enough ballots and days.
+FLAT_MIN_BALLOTS = 200
+FLAT_MIN_SPAN_HOURS = 48
+FLAT_CV_FACTOR = 0.5  # hour-of-day CV ≤ half the poll's: weak only
+
+# --- Network (counts over one ballot per voter, against a random sample as large) ----
+SUBNETS_PER_VOTER_FACTOR_STRONG = 0.2  # × a random sample's
+SUBNETS_PER_VOTER_FACTOR_WEAK = 0.5
+TOP_SUBNETS = 3
+TOP_SUBNET_SHARE_STRONG = 0.6
+TOP_SUBNET_FACTOR_STRONG = 3.0
+TOP_SUBNET_SHARE_WEAK = 0.4
+TOP_SUBNET_FACTOR_WEAK = 2.0
+OWN_SUBNET_SHARE = 0.9  # a /24 is the slice's own when ≥ 90% of its ballots are in it
+# Share of voters on the slice's own /24s: at least the floor, and the sample's plus a margin.
+OWN_SUBNET_STRONG = 0.8
+OWN_SUBNET_MARGIN_STRONG = 0.4
+OWN_SUBNET_WEAK = 0.6
+OWN_SUBNET_MARGIN_WEAK = 0.25
+
+# --- Device ---------------------------------------------------------------------------
+USER_AGENT_FACTOR_STRONG = 0.2  # distinct user agents ÷ a random sample's
+USER_AGENT_FACTOR_WEAK = 0.5
+# Accounts per device cookie: at least the floor, and a multiple of the sample's.
+ACCOUNTS_PER_DEVICE_STRONG = 5.0
+ACCOUNTS_PER_DEVICE_FACTOR_STRONG = 3.0
+ACCOUNTS_PER_DEVICE_WEAK = 2.0
+ACCOUNTS_PER_DEVICE_FACTOR_WEAK = 2.0
+WECHAT_MARKER = "MicroMessenger"  # in the user agent of WeChat's built-in browser
+# Non-WeChat share: at least the floor, and the rest of the poll's plus a margin.
+NON_WECHAT_STRONG = 0.8
+NON_WECHAT_MARGIN_STRONG = 0.4
+NON_WECHAT_WEAK = 0.5
+NON_WECHAT_MARGIN_WEAK = 0.25
+# The server already refuses < 2 s, so "too fast to have read the page" starts a little above.
+FAST_DWELL_SECONDS = 4.0
+FAST_DWELL_STRONG = 0.5
+FAST_DWELL_FACTOR_STRONG = 5.0
+FAST_DWELL_WEAK = 0.2
+FAST_DWELL_FACTOR_WEAK = 3.0
+
+# --- Identity -------------------------------------------------------------------------
+SECONDS_FOLLOW_SECONDS = 20  # followed this few seconds before voting: strong only
+SECONDS_FOLLOW_STRONG = 0.5
+SECONDS_FOLLOW_FACTOR = 5.0
+# Following is required to vote, so following minutes before is weak only.
+FRESH_FOLLOW_WEAK = 0.5
+FRESH_FOLLOW_FACTOR = 2.0
+
+# --- Content --------------------------------------------------------------------------
+# Single-choice share: at least the floor, and the rest of the poll's plus a margin.
+SINGLE_STRONG = 0.9
+SINGLE_MARGIN_STRONG = 0.35
+SINGLE_WEAK = 0.75
+SINGLE_MARGIN_WEAK = 0.2
+# Lockstep: the same multi-case set cast ≥ LOCKSTEP_MIN_GROUP times in one hour, ≥
+# LOCKSTEP_MIN_RATIO × what the set's frequency in the other hours predicts.
+LOCKSTEP_MIN_GROUP = 10
+LOCKSTEP_MIN_RATIO = 5.0
+LOCKSTEP_STRONG = 0.5
+LOCKSTEP_WEAK = 0.2
+LOCKSTEP_FACTOR_WEAK = 3.0
+
+# --- Baseline samples -----------------------------------------------------------------
+SAMPLE_REPEATS = 3  # random samples averaged per baseline
+SAMPLE_SEED = 20_261_126  # fixed: the same records always give the same report
+
+# --- Verdicts -------------------------------------------------------------------------
+FLAG_MIN_FAMILIES = 3  # families with evidence (score ≥ 1)...
+FLAG_MIN_STRONG = 1  # ...of which this many strong (2) flag the case
+WATCH_MIN_FAMILIES = 2
+# Co-selected: on ≥ this share of a flagged slice's ballots...
+CO_SELECTED_MIN_SHARE = 0.5
+# ...and inflated by it less than this × the case it was cast for.
+CO_SELECTED_SHARE_RATIO = 0.5
+
+# --- Evidence page --------------------------------------------------------------------
+TOP_ADDRESSES = 10
+GAP_EDGES = (1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000)  # seconds
+FOLLOW_LAG_EDGES = (20, 60, 600, 3_600, 86_400)  # seconds
