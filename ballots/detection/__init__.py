@@ -1,6 +1,6 @@
 """Brushing (刷票) detection: pure functions over ballot records, with figures and reasons.
 
-The design (/work/shared/design/vote-integrity.md, "Detection: localise, then
+The design (../shared/design/vote-integrity.md, "Detection: localise, then
 characterise") in code. No ORM here: `ballots.evidence.load_records` reads the
 records and `detect(records, case_numbers)` reports on every case. The detector
 never decides; it points the committee at slices of ballots and says why, in numbers.
