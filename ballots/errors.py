@@ -8,14 +8,18 @@ DAMAGED_FORM_MESSAGE = "提交失败，请刷新页面后重试。"
 
 
 class BallotRefused(Refusal):
-    pass
+    """A ballot that was not recorded; nothing of the request was stored."""
 
 
 class VotingNotOpen(BallotRefused):
+    """Before the batch's window, after it, or a batch without one."""
+
     status_code = 403
 
 
 class NotFollowing(BallotRefused):
+    """No follower identity, or the follower has since unfollowed the account."""
+
     status_code = 403
 
 
@@ -27,14 +31,18 @@ class FollowCheckUnavailable(BallotRefused):
 
 
 class InvalidSelection(BallotRefused):
-    pass
+    """A case number that is unknown, repeated, outside the batch or disqualified, or
+    too few or too many cases."""
 
 
 class FormRejected(BallotRefused):
-    pass
+    """The form itself: damaged, its token expired or not this voter's, sent too fast,
+    or its honeypot filled in."""
 
 
 class TooManyRequests(BallotRefused):
+    """Over an address's or a /24's hourly budget: wait and try again."""
+
     status_code = 429
 
 

@@ -154,33 +154,23 @@ class CaseTransition:
     kind: str
     allowed_from: tuple[str, ...]
     to_status: str
-    refusal: str  # when the case is in no allowed status; formatted with the case
 
 
-DISQUALIFY = CaseTransition(
-    Decision.Kind.DISQUALIFY,
-    (Case.Status.CANDIDATE, Case.Status.SELECTED),
-    Case.Status.DISQUALIFIED,
-    "案例 {case.display_number} 已经被取消推选资格。",
-)
-REINSTATE = CaseTransition(
-    Decision.Kind.REINSTATE,
-    (Case.Status.DISQUALIFIED,),
+_CANDIDATE, _SELECTED, _DISQUALIFIED = (
     Case.Status.CANDIDATE,
-    "案例 {case.display_number} 没有被取消资格，无需恢复。",
-)
-SELECT = CaseTransition(
-    Decision.Kind.SELECT,
-    (Case.Status.CANDIDATE,),
     Case.Status.SELECTED,
-    "案例 {case.display_number} 不是候选状态（已入选或已取消资格），不能确定入选。",
+    Case.Status.DISQUALIFIED,
 )
-UNSELECT = CaseTransition(
-    Decision.Kind.UNSELECT,
-    (Case.Status.SELECTED,),
-    Case.Status.CANDIDATE,
-    "案例 {case.display_number} 没有入选，无需撤销。",
-)
+DISQUALIFY = CaseTransition(Decision.Kind.DISQUALIFY, (_CANDIDATE, _SELECTED), _DISQUALIFIED)
+REINSTATE = CaseTransition(Decision.Kind.REINSTATE, (_DISQUALIFIED,), _CANDIDATE)
+SELECT = CaseTransition(Decision.Kind.SELECT, (_CANDIDATE,), _SELECTED)
+UNSELECT = CaseTransition(Decision.Kind.UNSELECT, (_SELECTED,), _CANDIDATE)
+REFUSALS = {  # when the case is in none of the statuses a transition starts from
+    Decision.Kind.DISQUALIFY: "案例 {case.display_number} 已经被取消推选资格。",
+    Decision.Kind.REINSTATE: "案例 {case.display_number} 没有被取消资格，无需恢复。",
+    Decision.Kind.SELECT: "案例 {case.display_number} 不是候选状态（已入选或已取消资格），不能确定入选。",
+    Decision.Kind.UNSELECT: "案例 {case.display_number} 没有入选，无需撤销。",
+}
 
 
 def _move_case(
@@ -198,7 +188,7 @@ def _move_case(
             status=transition.to_status, updated_at=timezone.now()
         )
         if changed != 1:
-            raise DecisionRefused(transition.refusal.format(case=case))
+            raise DecisionRefused(REFUSALS[transition.kind].format(case=case))
         decision = _record(transition.kind, case.batch, user, reason, case=case)
         if announcement is not None:
             _announce(decision, case, *announcement)

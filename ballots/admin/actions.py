@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from ballots.moderation import DecisionRefused
 
@@ -24,6 +25,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence and decisions are never added, edited or deleted through the admin."""
 
     has_add_permission = has_change_permission = has_delete_permission = _never
+
+
+def admin_path(modeladmin: admin.ModelAdmin, route: str, view, name: str) -> URLPattern:
+    """One more page of a model's admin, behind the admin's login and staff check."""
+    return path(route, modeladmin.admin_site.admin_view(view), name=name)
 
 
 def decision_page(

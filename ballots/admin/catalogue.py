@@ -10,17 +10,19 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ballots import access, exports, moderation, tally
-from ballots.admin.actions import confirmed_action, each
+from ballots.admin.actions import admin_path, confirmed_action, each
 from ballots.forms_admin import AnnouncedDecisionForm, ReasonForm
 from cases.admin import VOTING_FIELDS, BatchAdmin, CaseAdmin
 from cases.models import Batch, Case
 
 admin.site.unregister([Batch, Case])
+
+MONITORING_URL = "cases_batch_monitoring"
 
 PUBLISHING = {
     "permission": "publish",
@@ -126,11 +128,10 @@ class CommitteeBatchAdmin(BatchAdmin):
         return access.may_see_votes_early(request.user)
 
     def get_urls(self):
-        monitoring = self.admin_site.admin_view(self.monitoring_view)
-        return [
-            path("<int:batch_id>/monitoring/", monitoring, name="cases_batch_monitoring"),
-            *super().get_urls(),
-        ]
+        monitoring = admin_path(
+            self, "<int:batch_id>/monitoring/", self.monitoring_view, MONITORING_URL
+        )
+        return [monitoring, *super().get_urls()]
 
     def monitoring_view(self, request, batch_id: int):
         if not access.may_see_evidence(request.user):
@@ -141,7 +142,7 @@ class CommitteeBatchAdmin(BatchAdmin):
 
     @admin.display(description="刷票监测")
     def monitoring_link(self, batch: Batch) -> str:
-        url = reverse("admin:cases_batch_monitoring", args=[batch.pk])
+        url = reverse(f"admin:{MONITORING_URL}", args=[batch.pk])
         return format_html('<a href="{}">刷票监测</a>', url)
 
     publish_results = reasoned_action(

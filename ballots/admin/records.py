@@ -8,10 +8,10 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
 from ballots import access, moderation
-from ballots.admin.actions import PREVIEW_ITEMS, ReadOnlyAdmin, confirmed_action
+from ballots.admin.actions import PREVIEW_ITEMS, ReadOnlyAdmin, admin_path, confirmed_action
 from ballots.forms_admin import ReasonForm, SliceForm, VoidForm
 from ballots.models import (
     Announcement,
@@ -32,6 +32,9 @@ class ChoiceInline(admin.TabularInline):
     extra = 0
     can_delete = False
     has_add_permission = has_change_permission = ReadOnlyAdmin.has_add_permission
+
+
+VOID_SLICE_URL = "ballots_ballot_void_slice"
 
 
 def ballot_status_action(name: str, verb: str, change, form_class, *, summary: str, done: str):
@@ -83,16 +86,13 @@ class BallotAdmin(ReadOnlyAdmin):
         return access.may_void(request.user)
 
     def get_urls(self):
-        void_slice = self.admin_site.admin_view(self.void_slice_view)
-        return [
-            path("void-slice/", void_slice, name="ballots_ballot_void_slice"),
-            *super().get_urls(),
-        ]
+        void_slice = admin_path(self, "void-slice/", self.void_slice_view, VOID_SLICE_URL)
+        return [void_slice, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
         if self.has_void_permission(request):
-            extra_context["void_slice_url"] = reverse("admin:ballots_ballot_void_slice")
+            extra_context["void_slice_url"] = reverse(f"admin:{VOID_SLICE_URL}")
         return super().changelist_view(request, extra_context)
 
     void_selected = ballot_status_action(
