@@ -50,16 +50,17 @@ def _record(kind: str, batch: Batch, user, reason: str, **fields) -> Decision:
 
 def _change_ballots(
     ballots: QuerySet,
-    *,
     kind: str,
-    from_status: str,
-    to_status: str,
+    *,
     user,
     reason: str,
-    public_reason: str,
-    scope: dict,
-    evidence: dict | None,
+    public_reason: str = "",
+    scope: dict | None = None,
+    evidence: dict | None = None,
 ) -> Outcome:
+    """Compare-and-set the still-changeable ballots of `ballots` (void: valid ones;
+    restore: void ones), record one decision linking exactly those."""
+    from_status, to_status = BALLOT_TRANSITIONS[kind]
     reason = require_reason(reason)
     batches = set(ballots.values_list("batch_id", flat=True).distinct())
     if not batches:
@@ -75,8 +76,7 @@ def _change_ballots(
         if not ids:
             return Outcome(None, 0, requested)
         changed = Ballot.objects.filter(pk__in=ids, status=from_status).update(
-            status=to_status,
-            void_reason_public=public_reason if to_status == Ballot.Status.VOID else "",
+            status=to_status, void_reason_public=public_reason
         )
         decision = _record(
             kind,
@@ -84,7 +84,7 @@ def _change_ballots(
             user,
             reason,
             public_reason=public_reason,
-            scope={**scope, "ballots": changed},
+            scope={**(scope or {}), "ballots": changed},
             evidence=evidence,
             detector_version=str(evidence.get("detector_version", "")),
         )
@@ -92,6 +92,12 @@ def _change_ballots(
             DecisionBallot(decision=decision, ballot_id=pk) for pk in ids
         )
     return Outcome(decision, changed, requested - changed)
+
+
+BALLOT_TRANSITIONS = {  # kind: (from status, to status)
+    Decision.Kind.VOID: (Ballot.Status.VALID, Ballot.Status.VOID),
+    Decision.Kind.RESTORE: (Ballot.Status.VOID, Ballot.Status.VALID),
+}
 
 
 def void_ballots(
@@ -103,34 +109,18 @@ def void_ballots(
     scope: dict | None = None,
     evidence: dict | None = None,
 ) -> Outcome:
-    """Void the still-valid ballots of `ballots`; tallies stop counting them."""
+    """Void the still-valid ballots of `ballots`; tallies stop counting them. The public
+    reason shows on their receipts; `evidence` is the detector's report, if any."""
     public_reason = (public_reason or "").strip() or "经组委会核查认定为刷票"
     return _change_ballots(
-        ballots,
-        kind=Decision.Kind.VOID,
-        from_status=Ballot.Status.VALID,
-        to_status=Ballot.Status.VOID,
-        user=user,
-        reason=reason,
-        public_reason=public_reason,
-        scope=scope or {},
-        evidence=evidence,
-    )
+        ballots, Decision.Kind.VOID, user=user, reason=reason, public_reason=public_reason,
+        scope=scope, evidence=evidence,
+    )  # fmt: skip
 
 
 def restore_ballots(ballots: QuerySet, *, user, reason: str, scope: dict | None = None) -> Outcome:
     """Undo a void: a new decision; the voided ballots count again."""
-    return _change_ballots(
-        ballots,
-        kind=Decision.Kind.RESTORE,
-        from_status=Ballot.Status.VOID,
-        to_status=Ballot.Status.VALID,
-        user=user,
-        reason=reason,
-        public_reason="",
-        scope=scope or {},
-        evidence=None,
-    )
+    return _change_ballots(ballots, Decision.Kind.RESTORE, user=user, reason=reason, scope=scope)
 
 
 def _announce(decision: Decision, case: Case, title: str, body: str) -> Announcement:
