@@ -48,26 +48,19 @@ def _record(kind: str, batch: Batch, user, reason: str, **fields) -> Decision:
     )
 
 
-def _change_ballots(
-    ballots: QuerySet,
-    kind: str,
-    *,
-    user,
-    reason: str,
-    public_reason: str = "",
-    scope: dict | None = None,
-    evidence: dict | None = None,
-) -> Outcome:
+def _change_ballots(ballots: QuerySet, kind: str, *, user, reason: str, **details) -> Outcome:
     """Compare-and-set the still-changeable ballots of `ballots` (void: valid ones;
-    restore: void ones), record one decision linking exactly those."""
+    restore: void ones), record one decision linking exactly those. `details`: the
+    decision's public_reason, scope and evidence, as `void_ballots` takes them."""
     from_status, to_status = BALLOT_TRANSITIONS[kind]
+    public_reason = details.get("public_reason", "")
     reason = require_reason(reason)
     batches = set(ballots.values_list("batch_id", flat=True).distinct())
     if not batches:
         raise DecisionRefused("没有选中任何选票。")
     if len(batches) > 1:
         raise DecisionRefused("一次决定只能涉及同一批次的选票。")
-    evidence = evidence or {}
+    evidence = details.get("evidence") or {}
     with transaction.atomic():
         ids = list(
             ballots.filter(status=from_status).select_for_update().values_list("pk", flat=True)
@@ -84,7 +77,7 @@ def _change_ballots(
             user,
             reason,
             public_reason=public_reason,
-            scope={**(scope or {}), "ballots": changed},
+            scope={**(details.get("scope") or {}), "ballots": changed},
             evidence=evidence,
             detector_version=str(evidence.get("detector_version", "")),
         )
