@@ -13,9 +13,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, Ballot, Choice, Follower
-from ballots.simulation import SIMULATED_BACKEND, simulate
 from cases.models import Batch
 from tests.conftest import SHANGHAI, SIMULATION_DAYS, SIMULATION_END, make_ballot
+from tools.simulation import SIMULATED_BACKEND, simulate
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 The brushing detector (`ballots.detection`) is only as good as the traffic it was
 tried on, so this module writes a poll the way the design describes it
-(/work/shared/design/vote-integrity.md, "Testing it"): several days of honest
+(../shared/design/vote-integrity.md, "Testing it"): several days of honest
 votes on a diurnal curve, two traps that look odd but are honest (a village voting
 from one Wi-Fi, a real viral surge) and the attacks the detector must catch (a
 script, a rotating proxy pool, a night click farm, a slow drip). `simulate()`
