@@ -13,13 +13,14 @@ Everything is written through the models (chunked `bulk_create`, one transaction
 with back-dated times in Asia/Shanghai, by the site's rules: each ballot row is made
 by `ballots.services.new_ballot` (period, Beijing day, address networks, user agent,
 receipt code), its cases are those the site offers (`cases.catalogue`) within its
-choice limits (`ballots.rules`), and every ballot obeys the model's constraints: one
-ballot per follower per period, the form served before the cast, unique form nonce
-and receipt. The same seed gives the same poll: every random draw comes from a
-`random.Random` seeded from (seed, part) — never the global generator — and honest
-traffic does not depend on which attacks are requested. Followers are
-created with `backend="simulated"`; their keys name the batch, seed and kind
-(`b2s7-script-00012`), so a second run with the same seed is refused rather than
+choice limits (`ballots.rules`), every reader stays on the form as long as the site
+allows (CASEVOTE_MIN_DWELL_SECONDS to CASEVOTE_FORM_MAX_AGE), and every ballot obeys
+the model's constraints: one ballot per follower per period, the form served before
+the cast, unique form nonce and receipt. The same seed gives the same poll: every
+random draw comes from a `random.Random` seeded from (seed, part) — never the global
+generator — and honest traffic does not depend on which attacks are requested.
+Followers are created with `backend="simulated"`; their keys name the batch, seed and
+kind (`b2s7-script-00012`), so a second run with the same seed is refused rather than
 colliding.
 """
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from ballots import network
@@ -77,7 +79,11 @@ USER_AGENT_POPULARITY_EXPONENT = 0.9
 # Seconds between the page being served and the ballot cast (lognormal median, sigma).
 DWELL_FIRST = (35.0, 0.8)
 DWELL_RETURNING = (20.0, 0.8)
-DWELL_LIMITS = (2.2, 900.0)  # the server refuses anything faster than 2 s
+# A reader's dwell is cut to the site's form window: at least 2.2 s (the site refuses
+# a form sent faster than CASEVOTE_MIN_DWELL_SECONDS, 2 s; simulate() refuses to run
+# if that setting is above the fastest reader here) and at most the form's lifetime,
+# CASEVOTE_FORM_MAX_AGE (a reader who stays longer reloads the page).
+DWELL_SHORTEST = 2.2
 FOLLOW_LAG = (90.0, 0.8)  # a new follower: seconds from following to casting
 FOLLOW_LAG_MIN = 20.0
 
@@ -617,7 +623,7 @@ class _Simulation:
 
     def dwell(self, rng: random.Random, first: bool) -> float:
         median, sigma = DWELL_FIRST if first else DWELL_RETURNING
-        return _lognormal(rng, median, sigma, *DWELL_LIMITS)
+        return _lognormal(rng, median, sigma, DWELL_SHORTEST, settings.CASEVOTE_FORM_MAX_AGE)
 
     def earlier_follow(self, rng: random.Random) -> float:
         return self.calendar.start - rng.uniform(86_400, 700 * 86_400)
@@ -896,6 +902,11 @@ class _Simulation:
             self.writer.add("drip", pk, cast, dwell, rng.choice(lines), agent, device, cases)
 
 
+def fastest_dwell() -> float:
+    """The shortest time any simulated reader spends on the form, attacks included."""
+    return min(DWELL_SHORTEST, SCRIPT_DWELL[0], PROXY_DWELL[0], FARM_DWELL[0], DRIP_DWELL[0])
+
+
 def _accumulate(values: Iterable[float]) -> Iterable[float]:
     running = 0.0
     for value in values:
@@ -941,6 +952,12 @@ def simulate(
         raise SimulationError("天数和选票数都必须是正整数。")
     if end.tzinfo is None:
         raise SimulationError("结束时间必须带时区。")
+    minimum = settings.CASEVOTE_MIN_DWELL_SECONDS
+    if fastest_dwell() < minimum:
+        raise SimulationError(
+            f"本站要求选票表单至少停留 {minimum} 秒（CASEVOTE_MIN_DWELL_SECONDS），"
+            f"模拟中最快的只停留 {fastest_dwell()} 秒，本站不会收下这样的选票。"
+        )
     if already_simulated(batch, seed):
         raise SimulationError(
             f"第{batch.number}批已经用种子 {seed} 模拟过，换一个 --seed（模拟数据不会被删除）。"
