@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.test import Client
 
+from ballots import network
 from ballots.models import (
     CAMPAIGN_PERIOD,
     RECEIPT_ALPHABET,
@@ -585,6 +586,21 @@ def test_a_new_ballot_records_the_address_networks_and_a_user_agent_that_fits(ba
     assert len(v4.user_agent) == 500
     assert (v6.ip_network, v6.ip_subnet) == ("2409:8a12:3456:abcd::/64", "2409:8a12:3456::/48")
     assert (unknown.ip_address, unknown.ip_network, unknown.ip_subnet) == (None, "", "")
+
+
+def test_the_address_networks_are_the_ones_ipaddress_computes():
+    rng = random.Random(5)
+    addresses = [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(500)]
+    addresses += [ipaddress.IPv6Address(rng.getrandbits(128)) for _ in range(500)]
+    addresses += [ipaddress.ip_address(a) for a in ("::", "::1", "::ffff:1.2.3.4", "fe80::1%eth0")]
+
+    def written(address, prefix: int) -> str:
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+    for address in addresses:
+        v4 = address.version == 4
+        assert network.address_network(address) == (str(address) if v4 else written(address, 64))
+        assert network.address_subnet(address) == written(address, 24 if v4 else 48)
 
 
 def test_receipts_are_random_on_the_site_and_reproducible_with_a_seeded_generator():
