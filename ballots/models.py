@@ -5,6 +5,7 @@ voided by a recorded decision, not removed. The one-ballot-per-period rule is a
 unique constraint so it holds when requests race.
 """
 
+import random
 import secrets
 
 from django.conf import settings
@@ -22,8 +23,12 @@ RECEIPT_LENGTH = 10
 CAMPAIGN_PERIOD = "campaign"
 
 
-def new_receipt_code() -> str:
-    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+def new_receipt_code(rng: random.Random | None = None) -> str:
+    """A receipt code. The site draws it from `secrets` (a receipt must not be guessable);
+    the vote simulator passes a seeded `random.Random` so the same seed gives the same
+    poll, receipts included."""
+    choose = secrets.choice if rng is None else rng.choice
+    return "".join(choose(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
 
 
 class Follower(models.Model):

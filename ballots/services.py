@@ -81,6 +81,41 @@ def voting_period(batch: Batch, now: datetime) -> str:
     return timezone.localdate(now).isoformat()
 
 
+def new_ballot(
+    *,
+    follower_id: int,
+    batch: Batch,
+    cast_at: datetime,
+    form_served_at: datetime,
+    form_nonce: str,
+    ip: network.IPAddress | None,
+    user_agent: str,
+    device_id: str,
+    receipt: str | None = None,
+) -> Ballot:
+    """An unsaved ballot with the fields the rules derive: its period, its Beijing day,
+    the address's network and subnet, the user agent cut to fit, a receipt code.
+
+    The one place those rules live, so that `cast_ballot` and the vote simulator (which
+    writes thousands at once with `bulk_create`) store the same thing. `receipt` is for
+    the simulator's reproducible codes; the site leaves it to `new_receipt_code()`."""
+    return Ballot(
+        follower_id=follower_id,
+        batch=batch,
+        period=voting_period(batch, cast_at),
+        cast_at=cast_at,
+        cast_day=timezone.localdate(cast_at),
+        form_served_at=form_served_at,
+        form_nonce=form_nonce,
+        ip_address=str(ip) if ip else None,
+        ip_network=network.address_network(ip),
+        ip_subnet=network.address_subnet(ip),
+        user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
+        device_id=device_id,
+        receipt=receipt or new_receipt_code(),
+    )
+
+
 def next_vote_at(batch: Batch, now: datetime) -> datetime | None:
     """When this follower may vote again, or None if not in this batch."""
     if batch.frequency == Batch.Frequency.ONCE:
@@ -227,21 +262,17 @@ def cast_ballot(
         with transaction.atomic():
             # The unique constraint on (follower, batch, period) refuses a second ballot
             # here, before the budget is counted: "already voted" is the better answer.
-            ballot = Ballot.objects.create(
-                follower=follower,
+            ballot = new_ballot(
+                follower_id=follower.pk,
                 batch=batch,
-                period=period,
                 cast_at=now,
-                cast_day=timezone.localdate(now),
                 form_served_at=token.served_at,
                 form_nonce=token.nonce,
-                ip_address=str(request_meta.ip) if request_meta.ip else None,
-                ip_network=network.address_network(request_meta.ip),
-                ip_subnet=network.address_subnet(request_meta.ip),
-                user_agent=request_meta.user_agent[:USER_AGENT_MAX_LENGTH],
+                ip=request_meta.ip,
+                user_agent=request_meta.user_agent,
                 device_id=request_meta.device_id,
-                receipt=new_receipt_code(),
             )
+            ballot.save(force_insert=True)
             check_ip_budget(request_meta, now)
             Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in chosen)
     except IntegrityError:

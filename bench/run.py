@@ -15,7 +15,9 @@ What it does (see bench/README.md for how to read the figures):
 5. prints a table with the targets and writes bench/results.json.
 
 gunicorn and the cluster are stopped on the way out, whatever happens. Loopback only;
-every load run has a fixed duration. Not part of the test suite.
+every load run has a fixed duration. Not part of the test suite. The cluster, manage.py,
+gunicorn and the workers' memory come from tools/harness.py, which the load tier
+(tests/load/) uses too.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -48,13 +49,16 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as bench/run.py: the site's apps and tools/ live there
+
+from tools import harness  # noqa: E402
+
 BENCH = REPO / "bench"
-VENV_BIN = Path(sys.executable).parent
 RESULTS_FILE = BENCH / "results.json"
 # Fixed paths on purpose: one benchmark at a time (the lock), throwaway loopback data.
 WORK_DIR = Path("/tmp/casevote-bench-run")  # noqa: S108 (logs, ballots file)
 LOCK_FILE = Path("/tmp/casevote-bench.lock")  # noqa: S108
-PG_ENV = {"PGROOT": "/tmp/casevote-bench-pg", "PGPORT": "55433", "PGDB": "casevote"}  # noqa: S108
+CLUSTER = harness.PostgresCluster(root="/tmp/casevote-bench-pg", port=55433)  # noqa: S108
 
 FULL_DURATION = 15
 QUICK_DURATION = 3
@@ -151,18 +155,12 @@ def parse_args(argv: list[str]) -> Options:
         connections=args.connections,
         threads=args.threads,
         workers=args.workers,
-        port=args.port or free_port(),
+        port=args.port or harness.free_port(),
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),
         endpoints=("healthz", *(e for e in ENDPOINTS[1:] if e in endpoints)),
         reset=args.reset,
         quick=args.quick,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 STARTED = time.monotonic()
@@ -178,7 +176,7 @@ def log(message: str) -> None:
 
 def ensure_package(command: str, package: str) -> None:
     """Install a Debian package when its command is missing and we may (root)."""
-    if shutil.which(command) or (command == "pg_ctl" and postgres_installed()):
+    if shutil.which(command) or (command == "pg_ctl" and harness.pg_bin() is not None):
         return
     if os.geteuid() != 0:
         sys.exit(f"{command} is missing: apt-get install -y {package}")
@@ -189,49 +187,14 @@ def ensure_package(command: str, package: str) -> None:
         subprocess.run(install, check=True)  # noqa: S603
 
 
-def postgres_installed() -> bool:
-    return any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-
-
-def postgres(action: str) -> str:
-    """scripts/postgres.sh start|stop on the benchmark's own cluster."""
-    result = subprocess.run(  # noqa: S603
-        [str(REPO / "scripts" / "postgres.sh"), action],
-        env={**os.environ, **PG_ENV},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/postgres.sh {action} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def drop_database() -> None:
-    pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)[-1]
-    command = (
-        f"{pg_bin}/dropdb -h 127.0.0.1 -p {PG_ENV['PGPORT']} --if-exists --force {PG_ENV['PGDB']}"
-    )
-    subprocess.run(["su", "postgres", "-s", "/bin/bash", "-c", command], check=True)  # noqa: S603, S607
-
-
 # --- Django, in this process (same settings and SECRET_KEY as gunicorn) ------------------
 
 
 def server_env(database_url: str, options: Options) -> dict[str, str]:
-    """The environment gunicorn (and this process's Django) runs with: production
-    settings, plain http on loopback, IP budgets out of the way (all traffic is
-    127.0.0.1)."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "casevote.settings",
-        "DATABASE_URL": database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "CASEVOTE_SECURE_COOKIES": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
+    """The settings gunicorn, manage.py and this process's Django run with: production
+    settings, plain http on loopback (harness.app_settings), voters' own addresses
+    through the trusted proxy header, and a cache directory of the benchmark's own."""
+    return harness.app_settings(database_url) | {
         # Ballots carry each voter's address in X-Forwarded-For, as behind the TLS
         # proxy in production, so the hourly budgets keep their defaults.
         "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",
@@ -243,24 +206,22 @@ def server_env(database_url: str, options: Options) -> dict[str, str]:
 
 
 def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(REPO))
+    """Django in this process with exactly gunicorn's settings (and SECRET_KEY)."""
+    environment = harness.process_environment(env)
+    os.environ.clear()
+    os.environ.update(environment)
     import django
 
     django.setup()
 
 
-def prepare_site() -> int:
-    """Migrate, collect static files, load batch 2, open it, make results live.
-    Returns the batch's primary key."""
-    from django.core.management import call_command
-
+def prepare_site(env: dict[str, str]) -> int:
+    """Migrate, collect static files, load batch 2, open it (as the load tier does),
+    then make results live. Returns the batch's primary key."""
     from cases.models import Batch
 
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    call_command("load_cases", str(REPO / "fixtures" / "batch2.json"), verbosity=0)
-    call_command("set_voting", "--batch", str(BATCH_NUMBER), "--open-now", "--days", "30")
+    print(harness.prepare_voting_database(env), end="", flush=True)
+    harness.collect_static(env)
     Batch.objects.filter(number=BATCH_NUMBER).update(
         results_visibility=Batch.ResultsVisibility.LIVE
     )
@@ -284,7 +245,7 @@ def store_detection_run(env: dict[str, str]) -> DetectionReport:
     process = subprocess.Popen(  # noqa: S603 (our own manage.py)
         [*command, "--store"],
         cwd=REPO,
-        env={**os.environ, **env},
+        env=harness.process_environment(env),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -512,84 +473,15 @@ def check_ballots(prepared: PreparedBallots, counters: dict, connections: int) -
     return BallotCheck(acknowledged, sent, stored, wrong, connections, ok, message)
 
 
-# --- gunicorn ------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    base_url: str
-    log_path: Path
-
-
-def start_gunicorn(env: dict[str, str], port: int) -> Server:
-    log_path = WORK_DIR / "gunicorn.log"
-    process = subprocess.Popen(  # noqa: S603
-        [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py"],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches us; we stop gunicorn ourselves
-    )
-    server = Server(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}); see {log_path}")
-        try:
-            if fetch(server.base_url + "/healthz", timeout=2).status == 200:
-                if len(worker_pids(process.pid)) >= int(env["GUNICORN_WORKERS"]):
-                    return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer /healthz within 30 s; see {log_path}")
-
-
-def stop_gunicorn(server: Server | None) -> None:
-    if server is None or server.process.poll() is not None:
-        return
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-
-
-def worker_pids(master: int) -> list[int]:
-    """The master's children (this kernel has no /proc/<pid>/task/<pid>/children)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            pids.append(int(stat.parent.name))
-    return sorted(pids)
-
-
-def memory_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) in kB, or (0, 0) if the process is gone."""
-    values = {"VmRSS": 0, "VmHWM": 0}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name in values:
-                values[name] = int(rest.split()[0])
-    except OSError:
-        pass
-    return values["VmRSS"], values["VmHWM"]
+# --- Workers' memory ---------------------------------------------------------------------
 
 
 class RssSampler(threading.Thread):
     """Samples every worker's VmRSS during a run; keeps each worker's peak and VmHWM."""
 
-    def __init__(self, master: int):
+    def __init__(self, server: harness.Gunicorn):
         super().__init__(daemon=True)
-        self.master = master
+        self.server = server
         self.peak_rss: dict[int, int] = {}
         self.hwm: dict[int, int] = {}
         self.halt = threading.Event()
@@ -601,11 +493,9 @@ class RssSampler(threading.Thread):
         self.sample()
 
     def sample(self) -> None:
-        for pid in worker_pids(self.master):
-            rss, hwm = memory_kb(pid)
-            if rss:
-                self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss)
-                self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+        for pid, (rss, hwm) in self.server.worker_memory().items():
+            self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss)
+            self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
 
     def stop(self) -> None:
         self.halt.set()
@@ -613,8 +503,8 @@ class RssSampler(threading.Thread):
 
 
 @contextmanager
-def sampling(master: int) -> Iterator[RssSampler]:
-    sampler = RssSampler(master)
+def sampling(server: harness.Gunicorn) -> Iterator[RssSampler]:
+    sampler = RssSampler(server)
     sampler.start()
     try:
         yield sampler
@@ -747,7 +637,7 @@ def run_wrk(
     return json.loads(line.removeprefix("BENCH-JSON "))
 
 
-def probe(server: Server, endpoint: Endpoint) -> tuple[int | None, float | None, bool]:
+def probe(server: harness.Gunicorn, endpoint: Endpoint) -> tuple[int | None, float | None, bool]:
     """One request before the run (cold caches): its status, time and whether it is
     the page we mean to measure (not a login redirect or an error page)."""
     try:
@@ -763,7 +653,7 @@ def probe(server: Server, endpoint: Endpoint) -> tuple[int | None, float | None,
 
 
 def measure(
-    server: Server,
+    server: harness.Gunicorn,
     endpoint: Endpoint,
     options: Options,
     wrk_env: dict[str, str] | None = None,
@@ -774,7 +664,7 @@ def measure(
         first_status, first_ms, first_ok = probe(server, endpoint)
         if endpoint.warmup and options.warmup:
             run_wrk(url, options, options.warmup, endpoint.script, endpoint.cookie, {})
-    with sampling(server.process.pid) as sampler:
+    with sampling(server) as sampler:
         stats = run_wrk(
             url, options, options.duration, endpoint.script, endpoint.cookie, wrk_env or {}
         )
@@ -983,7 +873,7 @@ def write_results(
     detection: DetectionReport | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
-    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + PG_ENV["PGROOT"] + ")"
+    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + CLUSTER.root + ")"
     payload = {
         "machine": machine_info(),
         "options": {k: v for k, v in asdict(options).items() if k != "port"},
@@ -1027,7 +917,7 @@ def endpoints(batch_id: int, admin_cookie: str) -> dict[str, Endpoint]:
 
 
 def ballot_run(
-    server: Server, options: Options, batch_id: int, healthz_rps: float, run_id: str
+    server: harness.Gunicorn, options: Options, batch_id: int, healthz_rps: float, run_id: str
 ) -> tuple[Measurement, PreparedBallots, BallotCheck]:
     count = min(
         MAX_PREPARED_BALLOTS, math.ceil(healthz_rps * options.duration * BALLOT_HEADROOM) + 500
@@ -1051,17 +941,16 @@ def ballot_run(
 def benchmark(options: Options) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_id = datetime.now().astimezone().strftime("%Y%m%d%H%M%S")  # noqa: DTZ005
-    server: Server | None = None
+    server: harness.Gunicorn | None = None
     try:
-        log("starting PostgreSQL (own cluster, port 55433)")
+        log(f"starting PostgreSQL (own cluster, port {CLUSTER.port})")
         if options.reset:
-            postgres("start")
-            drop_database()
-        database_url = postgres("start")
+            harness.drop_database(CLUSTER.start())
+        database_url = CLUSTER.start()
         env = server_env(database_url, options)
         setup_django(env)
         log("migrate, collectstatic, load batch 2, open voting, results live")
-        batch_id = prepare_site()
+        batch_id = prepare_site(env)
         seed = None
         if "results" in options.endpoints or "monitoring" in options.endpoints:
             log(f"seeding up to {options.ballots:,} ballots (untimed)")
@@ -1082,7 +971,9 @@ def benchmark(options: Options) -> int:
 
         connections.close_all()
         log(f"starting gunicorn ({options.workers} workers) on 127.0.0.1:{options.port}")
-        server = start_gunicorn(env, options.port)
+        server = harness.Gunicorn(
+            env, WORK_DIR / "gunicorn.log", worker_count=options.workers, port=options.port
+        ).start()
         admin_cookie = (
             admin_login(server.base_url, username, password)
             if "monitoring" in options.endpoints
@@ -1106,7 +997,7 @@ def benchmark(options: Options) -> int:
                 f"  {runs[name].rps:.1f} req/s, p99 {runs[name].p99_ms:.1f} ms, "
                 f"{runs[name].errors} errors, statuses {runs[name].statuses}"
             )
-        stop_gunicorn(server)
+        server.stop()
         ballots_held = seed.ballots_in_batch if seed else 0
         goals = targets(runs, check, ballots_held, options.connections)
         print_table(list(runs.values()), goals)
@@ -1115,7 +1006,8 @@ def benchmark(options: Options) -> int:
         write_results(options, env, seed, prepared, list(runs.values()), check, goals, detection)
         return 0
     finally:
-        stop_gunicorn(server)
+        if server is not None:
+            server.stop()
         try:
             from django.db import connections
 
@@ -1123,7 +1015,7 @@ def benchmark(options: Options) -> int:
         except Exception:  # noqa: BLE001, S110 (Django may not be set up yet)
             pass
         log("stopping PostgreSQL")
-        postgres("stop")
+        CLUSTER.stop()
 
 
 def exit_on_signal(signum: int, frame) -> None:

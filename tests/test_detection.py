@@ -41,8 +41,8 @@ from ballots.detection.measures import MEASURES, Slice
 from ballots.detection.poll import Poll
 from ballots.evidence import batch_reports, case_numbers, load_records
 from ballots.models import Ballot
-from ballots.simulation import ATTACKS, Scenario, simulate
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
+from tools.simulation import ATTACKS, Scenario, simulate
 
 pytestmark = pytest.mark.django_db
 
@@ -331,7 +331,7 @@ def test_a_report_survives_being_stored_as_json(simulation_batch):
 
     from ballots.detection import report_from_dict, report_to_dict
     from ballots.evidence import batch_reports
-    from ballots.simulation import simulate
+    from tools.simulation import simulate
 
     simulate(simulation_batch, seed=5, ballots=800, days=SIMULATION_DAYS, end=SIMULATION_END)
     reports = batch_reports(simulation_batch)

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from cases.extraction import (
+from tools.extraction import (
     case_title_and_province,
     clean_lines,
     find_subject,
@@ -379,7 +379,7 @@ def test_it_leaves_no_temporary_file_when_the_final_rename_fails(folders, monkey
     def refuse(*args: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("cases.management.commands.extract_cases.os.replace", refuse)
+    monkeypatch.setattr("tools.management.commands.extract_cases.os.replace", refuse)
     with pytest.raises(CommandError, match="无法写入"):
         extract(page, *small_args(), "-o", str(output / "batch.json"))
 

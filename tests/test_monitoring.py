@@ -7,9 +7,9 @@ import re
 import pytest
 
 from ballots.models import Announcement, Ballot, Decision
-from ballots.simulation import simulate
 from cases.models import Case
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
+from tools.simulation import simulate
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, Ballot, Choice, Follower
-from ballots.simulation import SIMULATED_BACKEND, simulate
 from cases.models import Batch
 from tests.conftest import SHANGHAI, SIMULATION_DAYS, SIMULATION_END, make_ballot
+from tools.simulation import SIMULATED_BACKEND, simulate
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_it_is_the_same_poll_for_the_same_seed(simulation_batch):
     assert fingerprint(simulation_batch) != runs[0][1]
 
 
-def test_it_obeys_every_ballot_rule(simulation_batch):
+def test_it_obeys_every_ballot_rule(simulation_batch, settings):
     scenario = simulate(
         simulation_batch, seed=8, ballots=800, days=SIMULATION_DAYS, end=SIMULATION_END
     )
@@ -92,7 +92,8 @@ def test_it_obeys_every_ballot_rule(simulation_batch):
         assert scenario.start <= ballot.cast_at < scenario.end < now  # back-dated
         assert ballot.cast_day == local.date()
         assert ballot.period == local.date().isoformat()
-        assert ballot.form_served_at < ballot.cast_at
+        dwell = (ballot.cast_at - ballot.form_served_at).total_seconds()
+        assert settings.CASEVOTE_MIN_DWELL_SECONDS <= dwell <= settings.CASEVOTE_FORM_MAX_AGE
         assert ballot.follower.followed_at < ballot.form_served_at
         assert ballot.ip_network and ballot.ip_subnet and ballot.user_agent and ballot.device_id
         assert set(ballot.receipt) <= set(RECEIPT_ALPHABET)
@@ -143,6 +144,26 @@ def test_it_refuses_the_same_seed_twice_on_a_batch(simulation_batch):
     with pytest.raises(CommandError, match="已经用种子 2 模拟过"):
         run("--batch", "2", "--seed", "2", *SMALL)
     assert Ballot.objects.count() == written
+
+
+def test_it_refuses_to_write_ballots_faster_than_the_site_accepts(simulation_batch, settings):
+    settings.CASEVOTE_MIN_DWELL_SECONDS = 3  # the script and the proxy pool read for ~2.1 s
+
+    with pytest.raises(CommandError, match="CASEVOTE_MIN_DWELL_SECONDS"):
+        run("--batch", "2", "--seed", "1", *SMALL)
+    assert not Ballot.objects.exists()
+
+
+def test_it_keeps_every_reader_within_the_forms_lifetime(simulation_batch, settings):
+    settings.CASEVOTE_FORM_MAX_AGE = 60
+
+    simulate(simulation_batch, seed=12, ballots=300, days=SIMULATION_DAYS, end=SIMULATION_END)
+
+    dwells = [
+        (cast - served).total_seconds()
+        for cast, served in Ballot.objects.values_list("cast_at", "form_served_at")
+    ]
+    assert max(dwells) == 60  # the site would refuse a longer stay: the reader reloads
 
 
 @pytest.mark.parametrize(

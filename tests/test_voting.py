@@ -1,15 +1,27 @@
 """Casting a ballot through /vote/: every rule at its edge, and refusals record nothing."""
 
+import ipaddress
+import random
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import Client
 
-from ballots.models import Ballot, Choice, Follower
+from ballots import network
+from ballots.models import (
+    CAMPAIGN_PERIOD,
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
+    Ballot,
+    Choice,
+    Follower,
+    new_receipt_code,
+)
+from ballots.services import new_ballot
 from ballots.tokens import make_form_token
 from cases.models import Batch, Case
-from tests.conftest import CLOSES, OPENS, SHANGHAI, follow_through_gate, form_token
+from tests.conftest import CLOSES, OPENS, SHANGHAI, VOTING_NOW, follow_through_gate, form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -517,3 +529,84 @@ def test_a_form_token_signed_with_an_odd_payload_is_refused(voter, cast, open_ba
     assert response.status_code == 400
     assert "投票表单校验失败" in error_text(response)
     assert_nothing_recorded()
+
+
+# --- The rules a ballot row derives (shared with the vote simulator) ----------------
+
+
+@pytest.mark.parametrize(
+    ("frequency", "cast_at", "period", "day"),
+    [
+        # 23:59:59 and 00:00 in Beijing, given in UTC: the day is Beijing's.
+        (Batch.Frequency.DAILY, datetime(2026, 12, 4, 15, 59, 59, tzinfo=UTC), "2026-12-04", 4),
+        (Batch.Frequency.DAILY, datetime(2026, 12, 4, 16, 0, 0, tzinfo=UTC), "2026-12-05", 5),
+        (Batch.Frequency.ONCE, datetime(2026, 12, 4, 16, 0, 0, tzinfo=UTC), CAMPAIGN_PERIOD, 5),
+    ],
+)
+def test_a_new_ballot_takes_its_period_and_day_from_beijing_time(
+    batch2, frequency, cast_at, period, day
+):
+    batch2.frequency = frequency
+
+    ballot = new_ballot(
+        follower_id=1,
+        batch=batch2,
+        cast_at=cast_at,
+        form_served_at=cast_at - timedelta(seconds=30),
+        form_nonce="n",
+        ip=None,
+        user_agent="",
+        device_id="",
+    )
+
+    assert ballot.pk is None  # unsaved: cast_ballot saves it, the simulator bulk-creates
+    assert (ballot.period, ballot.cast_day) == (period, date(2026, 12, day))
+
+
+def test_a_new_ballot_records_the_address_networks_and_a_user_agent_that_fits(batch2):
+    def made(ip: str | None, user_agent: str = "UA"):
+        return new_ballot(
+            follower_id=1,
+            batch=batch2,
+            cast_at=VOTING_NOW,
+            form_served_at=VOTING_NOW,
+            form_nonce="n",
+            ip=ipaddress.ip_address(ip) if ip else None,
+            user_agent=user_agent,
+            device_id="d",
+        )
+
+    v4, v6, unknown = made("198.51.100.7", "x" * 600), made("2409:8a12:3456:abcd::1"), made(None)
+
+    assert (v4.ip_address, v4.ip_network, v4.ip_subnet) == (
+        "198.51.100.7",
+        "198.51.100.7",
+        "198.51.100.0/24",
+    )
+    assert len(v4.user_agent) == 500
+    assert (v6.ip_network, v6.ip_subnet) == ("2409:8a12:3456:abcd::/64", "2409:8a12:3456::/48")
+    assert (unknown.ip_address, unknown.ip_network, unknown.ip_subnet) == (None, "", "")
+
+
+def test_the_address_networks_are_the_ones_ipaddress_computes():
+    rng = random.Random(5)
+    addresses = [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(500)]
+    addresses += [ipaddress.IPv6Address(rng.getrandbits(128)) for _ in range(500)]
+    addresses += [ipaddress.ip_address(a) for a in ("::", "::1", "::ffff:1.2.3.4", "fe80::1%eth0")]
+
+    def written(address, prefix: int) -> str:
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+    for address in addresses:
+        v4 = address.version == 4
+        assert network.address_network(address) == (str(address) if v4 else written(address, 64))
+        assert network.address_subnet(address) == written(address, 24 if v4 else 48)
+
+
+def test_receipts_are_random_on_the_site_and_reproducible_with_a_seeded_generator():
+    site = {new_receipt_code() for _ in range(100)}
+    seeded = [new_receipt_code(random.Random(7)) for _ in range(2)]
+
+    assert len(site) == 100
+    assert all(len(code) == RECEIPT_LENGTH and set(code) <= set(RECEIPT_ALPHABET) for code in site)
+    assert seeded[0] == seeded[1] and set(seeded[0]) <= set(RECEIPT_ALPHABET)

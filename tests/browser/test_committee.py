@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
 from ballots.models import Announcement, Ballot
-from ballots.simulation import simulate
 from cases.models import Batch, Case
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
+from tools.simulation import simulate
 
 from .conftest import open_voting, staff_groups
 from .journeys import follow

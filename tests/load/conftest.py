@@ -5,27 +5,38 @@ import os
 
 import pytest
 
+from tools.harness import (
+    Gunicorn,
+    PostgresCluster,
+    app_settings,
+    collect_static,
+    create_database,
+    drop_database,
+    free_port,
+    prepare_voting_database,
+)
+
 from . import harness
 
 
 @pytest.fixture(scope="session")
 def collected_static() -> None:
-    harness.collect_static()
+    collect_static()
 
 
 @pytest.fixture
 def voting_database():
     """A database on DATABASE_URL's server, migrated, batch 2 loaded and open; dropped after."""
-    url = harness.create_database(harness.DATABASE_URL)
+    url = create_database(harness.DATABASE_URL)
     try:
-        harness.prepare_voting_database(url)
+        prepare_voting_database(app_settings(url))
         yield url
     finally:
-        harness.drop_database(url)
+        drop_database(url)
 
 
 def _serve(database_url: str, tmp_path):
-    server = harness.Gunicorn(database_url, tmp_path / "gunicorn.log")
+    server = Gunicorn(harness.load_settings(database_url), tmp_path / "gunicorn.log")
     try:
         yield server.start()
     finally:
@@ -42,9 +53,9 @@ def site(collected_static, voting_database, tmp_path):
 @pytest.fixture
 def fault_cluster():
     """A PostgreSQL cluster of this test's own (never the one the suite runs on)."""
-    cluster = harness.PostgresCluster(
+    cluster = PostgresCluster(
         root=f"/tmp/casevote-fault-pg-{os.getpid()}",  # noqa: S108 - owned by postgres, removed after
-        port=harness.free_port(),
+        port=free_port(),
     )
     try:
         cluster.start()
@@ -56,5 +67,5 @@ def fault_cluster():
 @pytest.fixture
 def fault_site(collected_static, fault_cluster, tmp_path):
     """gunicorn against the fault cluster's database, batch 2 open."""
-    harness.prepare_voting_database(fault_cluster.url)
+    prepare_voting_database(app_settings(fault_cluster.url))
     yield from _serve(fault_cluster.url, tmp_path)

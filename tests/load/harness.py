@@ -1,45 +1,19 @@
-"""Servers for the load tier: a database of its own, gunicorn, a PostgreSQL cluster to stop.
-
-Everything runs on 127.0.0.1, every wait is bounded, and every process started here is
-stopped by its own pid when the test ends.
+"""What only the load tier needs: its skip marks, its settings, fault injection and an
+audit of what the database holds. Clusters, databases, manage.py and gunicorn come from
+`tools.harness`, which the benchmark uses too.
 """
 
-import glob
-import http.client
-import itertools
 import os
-import secrets
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import dj_database_url
-import psycopg2
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-POSTGRES_SCRIPT = ROOT / "scripts" / "postgres.sh"
+from tools.harness import GUNICORN, Gunicorn, app_settings, connect, pg_bin
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-LOOPBACK = "127.0.0.1"
-
-COMMAND_TIMEOUT = 120  # seconds for one manage.py / postgres.sh call
-BOOT_TIMEOUT = 30  # seconds for gunicorn to answer with all its workers
-STOP_TIMEOUT = 25  # gunicorn's graceful_timeout is 20 s
-WORKERS = 2
-
-_database_numbers = itertools.count(1)
-
-
-def _pg_bin() -> str | None:
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    return dirs[-1] if dirs else None
 
 
 def on_postgresql() -> bool:
@@ -64,7 +38,7 @@ def needs_postgresql_binaries(test):
     """Skip a test that starts and stops a PostgreSQL cluster of its own without the means."""
     marks = [
         pytest.mark.skipif(
-            _pg_bin() is None or shutil.which("su") is None,
+            pg_bin() is None or shutil.which("su") is None,
             reason="needs the PostgreSQL server binaries (apt-get install -y postgresql) and su",
         ),
         pytest.mark.skipif(
@@ -77,75 +51,9 @@ def needs_postgresql_binaries(test):
     return test
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def with_database_name(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path="/" + name).geturl()
-
-
-def connect(url: str, dbname: str | None = None):
-    config = dj_database_url.parse(url)
-    connection = psycopg2.connect(
-        dbname=dbname or config["NAME"],
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        connect_timeout=10,
-    )
-    connection.autocommit = True
-    return connection
-
-
-def create_database(server_url: str) -> str:
-    """A fresh, empty database on the server of `server_url`; returns its URL."""
-    name = f"casevote_load_{os.getpid()}_{next(_database_numbers)}"
-    connection = connect(server_url, dbname="postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-    return with_database_name(server_url, name)
-
-
-def drop_database(url: str) -> None:
-    name = dj_database_url.parse(url)["NAME"]
-    connection = connect(url, dbname="postgres")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
-
-
-def _clean_environment() -> dict[str, str]:
-    """The environment minus anything that would change the app's behaviour under test."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CASEVOTE_", "GUNICORN_", "SECURE_", "DJANGO_"))
-        and key not in {"CONN_MAX_AGE", "DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
-    }
-
-
-def app_environment(database_url: str, secret_key: str) -> dict[str, str]:
-    """Production settings (DEBUG off, persistent connections), plain http on loopback."""
-    return {
-        **_clean_environment(),
-        "DJANGO_SETTINGS_MODULE": "casevote.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": secret_key,
-        "ALLOWED_HOSTS": LOOPBACK,
-        "DATABASE_URL": database_url,
-        "CASEVOTE_SECURE_COOKIES": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
+def load_settings(database_url: str) -> dict[str, str]:
+    """Production settings, except what would stop a load test that is not about them."""
+    return app_settings(database_url) | {
         # Every voter comes from 127.0.0.1: the hourly budgets would stop the test.
         "CASEVOTE_IP_HOURLY_BUDGET": "1000000",
         "CASEVOTE_SUBNET_HOURLY_BUDGET": "1000000",
@@ -155,135 +63,7 @@ def app_environment(database_url: str, secret_key: str) -> dict[str, str]:
     }
 
 
-def manage(*args: str, database_url: str = "") -> str:
-    env = app_environment(database_url or "sqlite:///unused", secrets.token_urlsafe(50))
-    result = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
-def prepare_voting_database(database_url: str) -> None:
-    """What an operator does: migrate, load batch 2, open it for voting now."""
-    manage("migrate", "--noinput", "-v0", database_url=database_url)
-    manage("load_cases", "fixtures/batch2.json", database_url=database_url)
-    manage("set_voting", "--batch", "2", "--open-now", "--days", "30", database_url=database_url)
-
-
-def collect_static() -> None:
-    """DEBUG off serves hashed files through whitenoise's manifest: collect them once."""
-    manage("collectstatic", "--noinput", "-v0")
-
-
-def child_pids(parent: int) -> set[int]:
-    """Live processes whose parent is `parent` (gunicorn's workers of a master)."""
-    children = set()
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # After "pid (comm)": state, ppid, ...; a zombie ("Z") is already dead.
-        if fields[0] != "Z" and int(fields[1]) == parent:
-            children.add(int(stat.split("/")[2]))
-    return children
-
-
-@dataclass
-class Gunicorn:
-    """`gunicorn -c gunicorn.conf.py` on a free loopback port, against `database_url`."""
-
-    database_url: str
-    log_path: Path
-    port: int = 0
-    process: subprocess.Popen | None = None
-
-    def start(self) -> "Gunicorn":
-        self.port = free_port()
-        env = {
-            **app_environment(self.database_url, secrets.token_urlsafe(50)),
-            "GUNICORN_BIND": f"{LOOPBACK}:{self.port}",
-            "GUNICORN_WORKERS": str(WORKERS),
-            "GUNICORN_THREADS": "1",
-        }
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
-            # No control socket: it would be the shared $HOME/.gunicorn/gunicorn.ctl.
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
-        self.wait_until_serving(BOOT_TIMEOUT)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def workers(self) -> set[int]:
-        return child_pids(self.pid)
-
-    def answers(self, path: str = "/healthz") -> bool:
-        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
-        try:
-            connection.request("GET", path)
-            return connection.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            connection.close()
-
-    def wait_until_serving(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log()}")
-            if len(self.workers()) == WORKERS and self.answers():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not serve within {timeout} s:\n{self.log()[-3000:]}")
-
-    def wait_for_workers(self, excluding: set[int], timeout: float) -> set[int] | None:
-        """Wait until the master runs WORKERS workers, none of them in `excluding`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            workers = self.workers()
-            if len(workers) == WORKERS and not workers & excluding:
-                return workers
-            time.sleep(0.05)
-        return None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        workers = self.workers()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        # Workers exit when their master does; kill any left behind, by pid.
-        for pid in workers:
-            if _is_gunicorn(pid):
-                os.kill(pid, signal.SIGKILL)
+# --- Faults ---------------------------------------------------------------------
 
 
 def _tcp_sockets() -> list[tuple[int, int, str, int]]:
@@ -320,7 +100,7 @@ def _owner(pids: set[int], inodes: set[int]) -> int | None:
     return None
 
 
-def worker_serving_a_request(server: "Gunicorn", timeout: float) -> int | None:
+def worker_serving_a_request(server: Gunicorn, timeout: float) -> int | None:
     """A worker holding an accepted client connection: it is in the middle of a request."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -336,7 +116,7 @@ def worker_serving_a_request(server: "Gunicorn", timeout: float) -> int | None:
     return None
 
 
-def kill_worker_inside_a_ballot(server: "Gunicorn", database_url: str, timeout: float):
+def kill_worker_inside_a_ballot(server: Gunicorn, database_url: str, timeout: float):
     """SIGKILL the worker whose ballot transaction has inserted the ballot row and not yet
     its choices. Holding ballots_choice's EXCLUSIVE lock stops every ballot there (reads
     go on); the lock is released right after the kill. Returns the pid, or None."""
@@ -370,49 +150,6 @@ def kill_worker_inside_a_ballot(server: "Gunicorn", database_url: str, timeout: 
         finally:
             locker.close()
             watcher.close()
-
-
-def _is_gunicorn(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"gunicorn" in handle.read()
-    except OSError:
-        return False
-
-
-@dataclass
-class PostgresCluster:
-    """A throwaway cluster of its own (scripts/postgres.sh), for the test that stops it."""
-
-    root: str
-    port: int
-    url: str = ""
-
-    def _script(self, action: str) -> str:
-        env = {**os.environ, "PGROOT": self.root, "PGPORT": str(self.port), "PGDB": "casevote"}
-        result = subprocess.run(  # noqa: S603 - the project's own script
-            [str(POSTGRES_SCRIPT), action],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"scripts/postgres.sh {action} failed:\n{result.stderr}")
-        return result.stdout.strip()
-
-    def start(self) -> str:
-        self.url = self._script("start")
-        return self.url
-
-    def stop(self) -> None:
-        self._script("stop")
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --- What the database holds --------------------------------------------------

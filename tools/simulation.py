@@ -2,7 +2,7 @@
 
 The brushing detector (`ballots.detection`) is only as good as the traffic it was
 tried on, so this module writes a poll the way the design describes it
-(/work/shared/design/vote-integrity.md, "Testing it"): several days of honest
+(../shared/design/vote-integrity.md, "Testing it"): several days of honest
 votes on a diurnal curve, two traps that look odd but are honest (a village voting
 from one Wi-Fi, a real viral surge) and the attacks the detector must catch (a
 script, a rotating proxy pool, a night click farm, a slow drip). `simulate()`
@@ -10,13 +10,17 @@ returns a `Scenario` that says which case each attack targeted, so tests can
 measure precision and recall.
 
 Everything is written through the models (chunked `bulk_create`, one transaction)
-with back-dated times in Asia/Shanghai, and every ballot obeys the model's
-constraints: one ballot per follower per period, the form served before the cast,
-unique form nonce and receipt. The same seed gives the same poll: every random draw
-comes from a `random.Random` seeded from (seed, part) — never the global generator —
-and honest traffic does not depend on which attacks are requested. Followers are
-created with `backend="simulated"`; their keys name the batch, seed and kind
-(`b2s7-script-00012`), so a second run with the same seed is refused rather than
+with back-dated times in Asia/Shanghai, by the site's rules: each ballot row is made
+by `ballots.services.new_ballot` (period, Beijing day, address networks, user agent,
+receipt code), its cases are those the site offers (`cases.catalogue`) within its
+choice limits (`ballots.rules`), every reader stays on the form as long as the site
+allows (CASEVOTE_MIN_DWELL_SECONDS to CASEVOTE_FORM_MAX_AGE), and every ballot obeys
+the model's constraints: one ballot per follower per period, the form served before
+the cast, unique form nonce and receipt. The same seed gives the same poll: every
+random draw comes from a `random.Random` seeded from (seed, part) — never the global
+generator — and honest traffic does not depend on which attacks are requested.
+Followers are created with `backend="simulated"`; their keys name the batch, seed and
+kind (`b2s7-script-00012`), so a second run with the same seed is refused rather than
 colliding.
 """
 
@@ -29,12 +33,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from ballots import network
-from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, RECEIPT_LENGTH, Ballot, Choice
+from ballots.models import Ballot, Choice, new_receipt_code
 from ballots.models import Follower as FollowerModel
-from cases.models import Batch, Case
+from ballots.rules import voting_rules
+from ballots.services import new_ballot
+from cases.catalogue import load as load_catalogue
+from cases.models import Batch
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SIMULATED_BACKEND = "simulated"
@@ -71,7 +79,11 @@ USER_AGENT_POPULARITY_EXPONENT = 0.9
 # Seconds between the page being served and the ballot cast (lognormal median, sigma).
 DWELL_FIRST = (35.0, 0.8)
 DWELL_RETURNING = (20.0, 0.8)
-DWELL_LIMITS = (2.2, 900.0)  # the server refuses anything faster than 2 s
+# A reader's dwell is cut to the site's form window: at least 2.2 s (the site refuses
+# a form sent faster than CASEVOTE_MIN_DWELL_SECONDS, 2 s; simulate() refuses to run
+# if that setting is above the fastest reader here) and at most the form's lifetime,
+# CASEVOTE_FORM_MAX_AGE (a reader who stays longer reloads the page).
+DWELL_SHORTEST = 2.2
 FOLLOW_LAG = (90.0, 0.8)  # a new follower: seconds from following to casting
 FOLLOW_LAG_MIN = 20.0
 
@@ -295,7 +307,7 @@ class _Addresses:
         for _ in range(IPV6_SUBNETS):
             carrier = rng.choice(IPV6_CARRIERS)
             self.ipv6.append(f"{carrier}{rng.getrandbits(8):02x}:{rng.getrandbits(16):x}")
-        self.cache: dict[str, tuple[str, str, str]] = {}
+        self.cache: dict[str, network.IPAddress] = {}
 
     def new_subnet(self, octets: Sequence[int]) -> str:
         while True:
@@ -323,17 +335,11 @@ class _Addresses:
         groups = ":".join(f"{rng.getrandbits(16):x}" for _ in range(4))
         return f"{prefix}:{groups}"
 
-    def describe(self, raw: str) -> tuple[str, str, str]:
-        """(canonical address, network, /24 subnet) through `ballots.network`."""
+    def parse(self, raw: str) -> network.IPAddress:
+        """The address as the site reads it, parsed once per distinct address."""
         known = self.cache.get(raw)
         if known is None:
-            address = ipaddress.ip_address(raw)
-            known = (
-                str(address),
-                network.address_network(address),
-                network.address_subnet(address),
-            )
-            self.cache[raw] = known
+            known = self.cache[raw] = ipaddress.ip_address(raw)
         return known
 
 
@@ -386,35 +392,33 @@ def _device_id(rng: random.Random) -> str:
 
 
 class _Writer:
-    """Buffers ballots and writes them (and their choices) in chunks."""
+    """Buffers ballots and writes them (and their choices) in chunks.
+
+    The rows come from the site's `new_ballot`; what is the simulator's own is only
+    what a browser would have sent (times, address, user agent, device, form nonce)
+    and a receipt drawn by the site's rule from a seeded generator."""
 
     def __init__(self, batch: Batch, seed: int, case_ids: dict[int, int], chunk_size: int):
         self.batch = batch
         self.case_ids = case_ids
         self.chunk_size = chunk_size
-        self.daily = batch.frequency == Batch.Frequency.DAILY
         self.pending: list[tuple] = []
         self.counts: dict[str, int] = {}
         self.ids: dict[str, list[int]] = {}
         self.written = 0
         digest = hashlib.sha256(f"{batch.number}:{seed}".encode()).digest()
         self.salt = digest[:8].hex()
-        rng = random_for(seed, "receipts")
-        self.space = len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH
-        self.multiplier = rng.randrange(1, self.space)
-        while math.gcd(self.multiplier, self.space) != 1:
-            self.multiplier = rng.randrange(1, self.space)
-        self.offset = rng.randrange(self.space)
+        self.receipt_rng = random_for(seed, "receipts")
+        self.receipts: set[str] = set()
 
-    def receipt(self, number: int) -> str:
-        """A unique, reproducible code: an affine bijection of the ballot's number."""
-        value = (self.multiplier * number + self.offset) % self.space
-        base = len(RECEIPT_ALPHABET)
-        digits = []
-        for _ in range(RECEIPT_LENGTH):
-            value, digit = divmod(value, base)
-            digits.append(RECEIPT_ALPHABET[digit])
-        return "".join(digits)
+    def receipt(self) -> str:
+        """A reproducible receipt code, never one this run has already used (a repeat
+        is as unlikely as on the site, but would lose the whole run to IntegrityError)."""
+        while True:
+            code = new_receipt_code(self.receipt_rng)
+            if code not in self.receipts:
+                self.receipts.add(code)
+                return code
 
     def add(
         self,
@@ -422,7 +426,7 @@ class _Writer:
         follower_id: int,
         cast: float,
         dwell: float,
-        address: tuple[str, str, str],
+        address: network.IPAddress,
         user_agent: str,
         device_id: str,
         cases: Sequence[int],
@@ -440,20 +444,16 @@ class _Writer:
             number = self.written
             self.written += 1
             ballots.append(
-                Ballot(
+                new_ballot(
                     follower_id=follower_id,
-                    batch_id=self.batch.pk,
-                    period=cast_at.date().isoformat() if self.daily else CAMPAIGN_PERIOD,
+                    batch=self.batch,
                     cast_at=cast_at,
-                    cast_day=cast_at.date(),
                     form_served_at=cast_at - timedelta(seconds=dwell),
                     form_nonce=f"sim{number:08x}{self.salt}",
-                    ip_address=address[0],
-                    ip_network=address[1],
-                    ip_subnet=address[2],
+                    ip=address,
                     user_agent=user_agent,
                     device_id=device_id,
-                    receipt=self.receipt(number),
+                    receipt=self.receipt(),
                 )
             )
         Ballot.objects.bulk_create(ballots)
@@ -518,16 +518,12 @@ class _Simulation:
         self.start_at = end - timedelta(days=days)
         self.calendar = _Calendar(self.start_at, self.end_at)
         self.prefix = follower_prefix(batch, seed)
-        cases = list(
-            Case.objects.filter(batch=batch)
-            .exclude(status=Case.Status.DISQUALIFIED)
-            .order_by("number")
-            .values_list("number", "pk")
-        )
-        self.case_ids = dict(cases)
-        numbers = [number for number, _ in cases]
-        self.min_choices = batch.min_choices
-        self.max_choices = batch.max_choices_for(len(numbers))
+        # The cases a ballot may name, and how many, as the site decides them.
+        votable = load_catalogue(batch).votable
+        self.case_ids = {case.number: case.pk for case in votable}
+        numbers = [case.number for case in votable]
+        rules = voting_rules(batch, len(numbers), end)
+        self.min_choices, self.max_choices = rules.min_choices, rules.max_choices
         if len(numbers) < self.cases_needed() or self.min_choices > len(numbers):
             raise SimulationError(
                 f"第{batch.number}批可投票的案例只有 {len(numbers)} 个，"
@@ -616,18 +612,18 @@ class _Simulation:
             return net, self.addresses.home()
         return net, self.addresses.ipv6_prefix(rng)
 
-    def address(self, rng: random.Random, net: str, place: str | int) -> tuple[str, str, str]:
+    def address(self, rng: random.Random, net: str, place: str | int) -> network.IPAddress:
         if net == "nat":
             raw = self.addresses.nat_address(rng, place)
         elif net == "home":
             raw = place
         else:
             raw = self.addresses.ipv6_address(rng, place)
-        return self.addresses.describe(raw)
+        return self.addresses.parse(raw)
 
     def dwell(self, rng: random.Random, first: bool) -> float:
         median, sigma = DWELL_FIRST if first else DWELL_RETURNING
-        return _lognormal(rng, median, sigma, *DWELL_LIMITS)
+        return _lognormal(rng, median, sigma, DWELL_SHORTEST, settings.CASEVOTE_FORM_MAX_AGE)
 
     def earlier_follow(self, rng: random.Random) -> float:
         return self.calendar.start - rng.uniform(86_400, 700 * 86_400)
@@ -747,7 +743,7 @@ class _Simulation:
         )
         casts = self.arrivals(rng, count, begin, VILLAGE_ARRIVAL_MINUTES, VILLAGE_HOURS)
         dwells = [self.dwell(rng, first=True) for _ in casts]
-        wifi = self.addresses.describe(self.addresses.home())
+        wifi = self.addresses.parse(self.addresses.home())
 
         def follow(cast: float, dwell: float) -> float:
             if rng.random() < VILLAGE_NEW_FOLLOWERS:
@@ -813,7 +809,7 @@ class _Simulation:
         pks = self.one_time_voters(
             "script", rng, casts, dwells, lambda c, d: bought + rng.uniform(0, 600)
         )
-        server = self.addresses.describe(f"{self.addresses.datacenter_subnets(1)[0]}.17")
+        server = self.addresses.parse(f"{self.addresses.datacenter_subnets(1)[0]}.17")
         cases = self.single(rng, target)
         for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
             self.writer.add(
@@ -854,7 +850,7 @@ class _Simulation:
                 pk,
                 cast,
                 dwell,
-                self.addresses.describe(raw),
+                self.addresses.parse(raw),
                 rng.choice(agents),
                 _device_id(rng),
                 cases,
@@ -878,8 +874,7 @@ class _Simulation:
         models = rng.sample(self.user_agents[:WECHAT_USER_AGENTS], FARM_PHONE_MODELS)
         phones = [(rng.choice(models), _device_id(rng)) for _ in range(rng.randint(*FARM_PHONES))]
         lines = [
-            self.addresses.describe(self.addresses.home())
-            for _ in range(rng.randint(*FARM_ADDRESSES))
+            self.addresses.parse(self.addresses.home()) for _ in range(rng.randint(*FARM_ADDRESSES))
         ]
         cases = self.popular_cases(rng, 1 + len(self.decoys), [target, *self.decoys])
         for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
@@ -899,12 +894,17 @@ class _Simulation:
         pks = self.one_time_voters(
             "drip", rng, casts, dwells, lambda c, d: c - d - rng.uniform(*DRIP_FOLLOW_LEAD)
         )
-        lines = [self.addresses.describe(self.addresses.home()) for _ in range(DRIP_ADDRESSES)]
+        lines = [self.addresses.parse(self.addresses.home()) for _ in range(DRIP_ADDRESSES)]
         phones = [(self.user_agent(rng), _device_id(rng)) for _ in range(DRIP_PHONES)]
         cases = self.single(rng, target)
         for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
             agent, device = rng.choice(phones)
             self.writer.add("drip", pk, cast, dwell, rng.choice(lines), agent, device, cases)
+
+
+def fastest_dwell() -> float:
+    """The shortest time any simulated reader spends on the form, attacks included."""
+    return min(DWELL_SHORTEST, SCRIPT_DWELL[0], PROXY_DWELL[0], FARM_DWELL[0], DRIP_DWELL[0])
 
 
 def _accumulate(values: Iterable[float]) -> Iterable[float]:
@@ -952,6 +952,12 @@ def simulate(
         raise SimulationError("天数和选票数都必须是正整数。")
     if end.tzinfo is None:
         raise SimulationError("结束时间必须带时区。")
+    minimum = settings.CASEVOTE_MIN_DWELL_SECONDS
+    if fastest_dwell() < minimum:
+        raise SimulationError(
+            f"本站要求选票表单至少停留 {minimum} 秒（CASEVOTE_MIN_DWELL_SECONDS），"
+            f"模拟中最快的只停留 {fastest_dwell()} 秒，本站不会收下这样的选票。"
+        )
     if already_simulated(batch, seed):
         raise SimulationError(
             f"第{batch.number}批已经用种子 {seed} 模拟过，换一个 --seed（模拟数据不会被删除）。"

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from ballots.management.commands.set_voting import parse_local_datetime
 from ballots.services import local_time_display
-from ballots.simulation import (
+from cases.models import Batch, format_number
+from tools.simulation import (
     ATTACKS,
     DEFAULT_BALLOTS,
     DEFAULT_DAYS,
@@ -25,7 +26,6 @@ from ballots.simulation import (
     has_real_ballots,
     simulate,
 )
-from cases.models import Batch, format_number
 
 MAX_DAYS = 60
 MAX_BALLOTS = 2_000_000

@@ -1,7 +1,7 @@
 """`manage.py extract_cases PAGE --batch N --first A -o FILE`: a scraped page to a batch file.
 
 The output is the JSON that `load_cases` reads, and is meant to be committed: re-running the
-command on the same page gives the same bytes. The rules live in `cases.extraction`; this command
+command on the same page gives the same bytes. The rules live in `tools.extraction`; this command
 reads the page, writes the file in one step (a failed run never leaves half a file behind) and
 says what it threw away, so that a reviewer can check nothing else went.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.extraction import (
+from cases.models import MAX_CASE_NUMBER, format_number
+from tools.extraction import (
     Extraction,
     ExtractionError,
     SourceLine,
@@ -21,7 +22,6 @@ from cases.extraction import (
     quote,
     render_json,
 )
-from cases.models import MAX_CASE_NUMBER, format_number
 
 # The organisers publish the candidates thirty at a time.
 CASES_PER_BATCH = 30
