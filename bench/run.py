@@ -113,9 +113,15 @@ class Options:
     endpoints: tuple[str, ...]
     reset: bool
     quick: bool
+    ablation: bool
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "ballot", "results", "monitoring")
+# The caches a setting turns off, and the endpoints that show what each one is worth:
+# CASEVOTE_PAGE_CACHE_SECONDS=0 turns off the whole-page cache (campaign, case, results)
+# and the per-worker catalogue (ballot); CASEVOTE_RESULTS_CACHE_SECONDS=0 the shared count.
+CACHES_OFF = {"CASEVOTE_PAGE_CACHE_SECONDS": "0", "CASEVOTE_RESULTS_CACHE_SECONDS": "0"}
+ABLATED = ("campaign", "case", "ballot", "results")
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -135,6 +141,11 @@ def parse_args(argv: list[str]) -> Options:
     )
     parser.add_argument(
         "--reset", action="store_true", help="drop the benchmark database first (re-seeds)"
+    )
+    parser.add_argument(
+        "--no-ablation",
+        action="store_true",
+        help="skip the second pass with the caches turned off",
     )
     args = parser.parse_args(argv)
     endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
@@ -160,6 +171,7 @@ def parse_args(argv: list[str]) -> Options:
         endpoints=("healthz", *(e for e in ENDPOINTS[1:] if e in endpoints)),
         reset=args.reset,
         quick=args.quick,
+        ablation=not args.no_ablation,
     )
 
 
@@ -871,6 +883,7 @@ def write_results(
     check: BallotCheck | None,
     goals: list[Target],
     detection: DetectionReport | None = None,
+    caches: list[dict] | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
     settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + CLUSTER.root + ")"
@@ -888,6 +901,7 @@ def write_results(
         "runs": [asdict(run) for run in runs],
         "ballot_check": asdict(check) if check else None,
         "targets": [asdict(goal) for goal in goals],
+        "caches": caches or [],
     }
     RESULTS_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     log(f"wrote {RESULTS_FILE.relative_to(REPO)}")
@@ -936,6 +950,69 @@ def ballot_run(
     if run.counters.get("exhausted"):
         log("  ! ran out of prepared followers: the throughput is understated")
     return run, prepared, check
+
+
+def measure_without_caches(
+    options: Options,
+    env: dict[str, str],
+    batch_id: int,
+    run_id: str,
+    runs: dict[str, Measurement],
+) -> list[dict]:
+    """The endpoints again on a server with the caches turned off (CACHES_OFF), in the
+    same run, so that each cache's worth is a ratio measured here, not remembered."""
+    names = [name for name in ABLATED if name in runs]
+    if not names:
+        return []
+    log(f"caches off ({', '.join(f'{k}={v}' for k, v in CACHES_OFF.items())}): {names}")
+    server = harness.Gunicorn(
+        env | CACHES_OFF,
+        WORK_DIR / "gunicorn-caches-off.log",
+        worker_count=options.workers,
+        port=options.port,
+    ).start()
+    plan = endpoints(batch_id, "")
+    compared = []
+    try:
+        for name in names:
+            log(f"measuring {plan[name].label} without caches for {options.duration} s")
+            if name == "ballot":
+                off, _, check = ballot_run(
+                    server, options, batch_id, runs["healthz"].rps, f"{run_id}-off"
+                )
+                log(f"  ballot check: {check.message}")
+            else:
+                off = measure(server, plan[name], options)
+            on = runs[name]
+            compared.append(
+                {
+                    "endpoint": name,
+                    "label": on.label,
+                    "rps_with": on.rps,
+                    "rps_without": off.rps,
+                    "gain": round(on.rps / off.rps, 2) if off.rps else None,
+                    "p99_ms_with": on.p99_ms,
+                    "p99_ms_without": off.p99_ms,
+                    "errors_without": off.errors,
+                }
+            )
+            log(f"  {off.rps:.1f} req/s without (with: {on.rps:.1f}), p99 {off.p99_ms:.1f} ms")
+    finally:
+        server.stop()
+    return compared
+
+
+def print_caches(compared: list[dict]) -> None:
+    if not compared:
+        return
+    print(f"{'with and without caches':<32}{'with':>9}{'without':>9}{'gain':>7}{'p99 without':>14}")
+    for row in compared:
+        gain = f"{row['gain']:.2f}×" if row["gain"] else "—"
+        print(
+            f"{row['label']:<32}{row['rps_with']:>9.1f}{row['rps_without']:>9.1f}"
+            f"{gain:>7}{row['p99_ms_without']:>11.1f} ms"
+        )
+    print(flush=True)
 
 
 def benchmark(options: Options) -> int:
@@ -998,12 +1075,18 @@ def benchmark(options: Options) -> int:
                 f"{runs[name].errors} errors, statuses {runs[name].statuses}"
             )
         server.stop()
+        caches = []
+        if options.ablation:
+            caches = measure_without_caches(options, env, batch_id, run_id, runs)
         ballots_held = seed.ballots_in_batch if seed else 0
         goals = targets(runs, check, ballots_held, options.connections)
         print_table(list(runs.values()), goals)
+        print_caches(caches)
         if check is not None and not check.ok:
             print(f"!!! BALLOT MISMATCH: {check.message} !!!\n", flush=True)
-        write_results(options, env, seed, prepared, list(runs.values()), check, goals, detection)
+        write_results(
+            options, env, seed, prepared, list(runs.values()), check, goals, detection, caches
+        )
         return 0
     finally:
         if server is not None:
