@@ -1005,12 +1005,14 @@ def measure_without_caches(
 def print_caches(compared: list[dict]) -> None:
     if not compared:
         return
-    print(f"{'with and without caches':<32}{'with':>9}{'without':>9}{'gain':>7}{'p99 without':>14}")
+    print(
+        f"{'with and without caches':<32}{'with':>9}{'without':>9}{'gain':>10}{'p99 without':>14}"
+    )
     for row in compared:
         gain = f"{row['gain']:.2f}×" if row["gain"] else "—"
         print(
             f"{row['label']:<32}{row['rps_with']:>9.1f}{row['rps_without']:>9.1f}"
-            f"{gain:>7}{row['p99_ms_without']:>11.1f} ms"
+            f"{gain:>10}{row['p99_ms_without']:>11.1f} ms"
         )
     print(flush=True)
 
