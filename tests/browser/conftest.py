@@ -10,6 +10,7 @@ import importlib
 import os
 import re
 import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +59,20 @@ TIMEOUT_MS = 30_000  # generous: two shared cores, other suites running beside u
 BATCH2 = Path(settings.BASE_DIR) / "fixtures" / "batch2.json"
 
 
+def has_chinese_font() -> bool:
+    """Whether fontconfig (as Chromium will see it) has a font with Chinese glyphs."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    try:
+        found = subprocess.run(  # noqa: S603 (a fixed command)
+            [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0 and bool(found.stdout.strip())
+
+
 def skip_reason() -> str | None:
     if sync_playwright is None:
         return "browser tier needs the playwright package (pip install -r requirements-dev.txt)"
@@ -66,6 +81,10 @@ def skip_reason() -> str | None:
             f"browser tier needs Debian's Chromium at {CHROMIUM} "
             "(apt-get install -y chromium fonts-wqy-microhei)"
         )
+    if not has_chinese_font():
+        # Without one Chromium draws Chinese as narrow boxes, and the width and tap-target
+        # checks would measure those: a misleading failure, not a finding.
+        return "browser tier needs a Chinese font (apt-get install -y fonts-wqy-microhei)"
     return None
 
 
