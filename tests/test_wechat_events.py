@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 
 from ballots.models import Follower, FollowEvent
@@ -447,3 +448,27 @@ def test_the_committee_reads_follow_events_and_cannot_change_them(
     assert delete.status_code == 403
     assert editor_client.get("/admin/ballots/followevent/").status_code == 403
     assert FollowEvent.objects.count() == 1
+
+
+# --- Races (PostgreSQL) ---------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite serialises writers, so there is no race to test",
+)
+def test_simultaneous_retries_of_a_follow_store_one_event_and_one_follower():
+    """WeChat retries while the first push is still being recorded by another worker."""
+    from ballots.follow.events import Event
+    from ballots.follow.wechat import record_event
+    from tests.test_voting_race import race
+
+    event = Event("o-racer-0017", "subscribe", at(NOW - 5))
+
+    outcomes = race(lambda i: record_event(event, at(NOW)), 6)
+
+    assert sorted(outcomes) == [False] * 5 + [True], outcomes
+    assert FollowEvent.objects.count() == 1
+    assert Follower.objects.filter(key="o-racer-0017").count() == 1
