@@ -5,6 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from ballots.follow.events import aes_key
+
 WECHAT_BACKEND = "ballots.follow.wechat.WeChatFollowBackend"
 
 
@@ -36,4 +38,27 @@ def wechat_settings(app_configs, **kwargs) -> list:
                 id="casevote.W001",
             )
         )
+    return problems + event_settings()
+
+
+def event_settings() -> list:
+    """The 服务器配置 push (/wechat/events/): a Token, and an EncodingAESKey that decodes."""
+    problems = []
+    if not settings.CASEVOTE_WECHAT_EVENT_TOKEN:
+        problems.append(
+            Warning(
+                "CASEVOTE_WECHAT_EVENT_TOKEN is empty: WeChat's follow and unfollow events "
+                "are refused, and unfollows are only noticed when a follower votes again.",
+                hint="Set it to the Token of the account's 服务器配置 (README, WeChat follow backend).",
+                id="casevote.W002",
+            )
+        )
+    encoding_key = settings.CASEVOTE_WECHAT_ENCODING_AES_KEY
+    if encoding_key:
+        try:
+            aes_key(encoding_key)
+        except ValueError as error:
+            problems.append(
+                Error(f"CASEVOTE_WECHAT_ENCODING_AES_KEY: {error}.", id="casevote.E005")
+            )
     return problems

@@ -78,6 +78,43 @@ class UsedFollowToken(models.Model):
         return self.nonce
 
 
+class FollowEvent(models.Model):
+    """A follow, unfollow or scan that the official account pushed to /wechat/events/.
+
+    The evidence behind followers' follow and unfollow times; never changed or deleted.
+    WeChat retries a push it thinks failed, so one event (openid, kind, WeChat's
+    CreateTime) is one row: the unique constraint drops the retries.
+    """
+
+    class Kind(models.TextChoices):
+        SUBSCRIBE = "subscribe", "关注"
+        UNSUBSCRIBE = "unsubscribe", "取消关注"
+        SCAN = "scan", "已关注者扫码"
+
+    openid = models.CharField("openid", max_length=64)
+    kind = models.CharField("事件", max_length=12, choices=Kind.choices)
+    created_at = models.DateTimeField("事件时间", help_text="微信的 CreateTime。")
+    event_key = models.CharField(
+        "二维码参数", max_length=128, blank=True, help_text="微信的 EventKey（扫带参数二维码时）。"
+    )
+    received_at = models.DateTimeField("收到时间")
+
+    class Meta:
+        verbose_name = "公众号关注事件"
+        verbose_name_plural = "公众号关注事件"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["openid", "kind", "created_at"], name="follow_event_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()} · {self.openid[:8]}… · {self.created_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
 class BallotQuerySet(ContentQuerySet):
     """A ballot's status is public content (it counts or not), so bulk writes here renew
     the content token; casting one does not (new ballots show within the count's period)."""

@@ -5,7 +5,8 @@ what identifies a person or a phone: the IP address and its /64, the device id's
 link to the browser (ids are replaced by keyed hashes with a key that is thrown
 away, so "ballots per device" can still be counted but no cookie maps to them) and,
 for followers with no ballot in a batch still within retention, the follower key
-(a WeChat openid). Stored detector runs lose their lists of top addresses. The
+(a WeChat openid), in its follow events too (the same pseudonym, so they stay the
+follower's). Stored detector runs lose their lists of top addresses. The
 /24, user agents, times and choices stay: they are the aggregate evidence behind
 any decision (decisions keep their evidence snapshots as taken). Nothing is deleted.
 """
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from ballots.models import Anonymisation, Ballot, DetectionRun, Follower
+from ballots.models import Anonymisation, Ballot, DetectionRun, Follower, FollowEvent
 from cases.models import Batch
 from casevote.errors import Refusal
 
@@ -90,8 +91,11 @@ def anonymise_batch(batch: Batch, now: datetime, *, dry_run: bool = False) -> An
             )
         personal.update(ip_address=None, ip_network="")
         forget_run_addresses(batch)
-        for follower in followers.only("pk", "key").iterator(chunk_size=5000):
-            Follower.objects.filter(pk=follower.pk).update(key=pseudonym(key, follower.key))
+        for follower in followers.only("pk", "backend", "key").iterator(chunk_size=5000):
+            replacement = pseudonym(key, follower.key)
+            Follower.objects.filter(pk=follower.pk).update(key=replacement)
+            if follower.backend == "wechat":
+                FollowEvent.objects.filter(openid=follower.key).update(openid=replacement)
         Anonymisation.objects.create(
             batch=batch, done_at=now, ballots=counts.ballots, followers=counts.followers
         )

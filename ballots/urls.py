@@ -15,5 +15,6 @@ urlpatterns = [
     path("follow/<str:token>/", follow_views.follow, name="follow"),
     path("follow/<str:token>/qr.png", follow_views.follow_qr, name="follow_qr"),
     path("wechat/callback/", follow_views.wechat_callback, name="wechat_callback"),
+    path("wechat/events/", follow_views.wechat_events, name="wechat_events"),
     path("wechat/qr.png", follow_views.wechat_qr, name="wechat_qr"),
 ]

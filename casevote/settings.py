@@ -253,6 +253,11 @@ CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = env_int(
 # JPEG), or the account's follow link (e.g. http://weixin.qq.com/r/...) drawn as a QR code.
 CASEVOTE_WECHAT_QR_IMAGE = os.environ.get("CASEVOTE_WECHAT_QR_IMAGE", "")
 CASEVOTE_WECHAT_QR_URL = os.environ.get("CASEVOTE_WECHAT_QR_URL", "")
+# The account's 服务器配置 (message push to /wechat/events/): the Token WeChat signs with,
+# and the EncodingAESKey when the account uses 安全模式 (empty: plaintext mode). Both
+# from the environment only; a malformed key is reported by the system checks.
+CASEVOTE_WECHAT_EVENT_TOKEN = os.environ.get("CASEVOTE_WECHAT_EVENT_TOKEN", "")
+CASEVOTE_WECHAT_ENCODING_AES_KEY = os.environ.get("CASEVOTE_WECHAT_ENCODING_AES_KEY", "")
 CASEVOTE_OFFICIAL_ACCOUNT_NAME = "民生周刊"
 CASEVOTE_OFFICIAL_ACCOUNT_ID = "msweekly"
 # Seconds a follow link (the QR code), a WeChat authorisation round trip and a ballot

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from ballots.models import Ballot, Choice, Follower
+from ballots.models import Ballot, Choice, Follower, FollowEvent
 from tests.conftest import CLOSES, make_ballot
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +52,27 @@ def test_it_strips_personal_data_and_keeps_the_evidence(closed_poll, clock, sett
     assert len(devices) == 1 and devices.pop().startswith("anon-")  # still countable
     assert not keys_before & set(Follower.objects.values_list("key", flat=True))
     assert Choice.objects.count() == 3 and Ballot.objects.count() == 2
+
+
+def test_a_wechat_followers_pushed_events_lose_the_openid_too(closed_poll, clock, settings):
+    follower = closed_poll[0].follower
+    Follower.objects.filter(pk=follower.pk).update(backend="wechat", key="o-voter-openid")
+    for kind in ("subscribe", "unsubscribe"):
+        FollowEvent.objects.create(
+            openid="o-voter-openid", kind=kind, created_at=CLOSES, received_at=CLOSES
+        )
+    FollowEvent.objects.create(
+        openid="o-never-voted", kind="subscribe", created_at=CLOSES, received_at=CLOSES
+    )
+    clock.move_to(CLOSES + timedelta(days=settings.CASEVOTE_RETENTION_DAYS))
+
+    run("--batch", "2")
+
+    follower.refresh_from_db()
+    assert follower.key.startswith("anon-")
+    events = set(FollowEvent.objects.values_list("openid", flat=True))
+    assert events == {follower.key, "o-never-voted"}  # still the follower's; others kept
+    assert FollowEvent.objects.count() == 3
 
 
 def test_running_it_again_changes_nothing(closed_poll, clock, settings):

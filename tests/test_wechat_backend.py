@@ -58,6 +58,7 @@ def wechat_backend(settings, fake_wechat):
     settings.CASEVOTE_WECHAT_TIMEOUT = TIMEOUT
     settings.CASEVOTE_WECHAT_QR_URL = ACCOUNT_FOLLOW_LINK
     settings.CASEVOTE_WECHAT_QR_IMAGE = ""
+    settings.CASEVOTE_WECHAT_EVENT_TOKEN = "event-token"
     return settings
 
 

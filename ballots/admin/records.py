@@ -1,6 +1,7 @@
 """The committee's records in the admin: followers, ballots and their voids, decisions,
-announcements, expert reviews, detector runs and anonymisations. Read-only, except the
-expert reviews the committee writes; ballots change only through recorded decisions."""
+announcements, expert reviews, detector runs, anonymisations and the follow events WeChat
+pushes. Read-only, except the expert reviews the committee writes; ballots change only
+through recorded decisions."""
 
 import ipaddress
 
@@ -22,6 +23,7 @@ from ballots.models import (
     DetectionRun,
     ExpertReview,
     Follower,
+    FollowEvent,
 )
 
 
@@ -264,3 +266,17 @@ class AnonymisationAdmin(EvidenceRecordAdmin):
 
     list_display = ["done_at", "batch", "ballots", "followers"]
     list_filter = ["batch"]
+
+
+@admin.register(FollowEvent)
+class FollowEventAdmin(EvidenceRecordAdmin):
+    """Follows and unfollows the official account pushed: the evidence behind followers'
+    follow and unfollow times, for whoever may see evidence."""
+
+    list_display = ["created_at", "kind", "openid", "event_key", "received_at"]
+    list_filter = ["kind"]
+    search_fields = ["=openid"]
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    show_full_result_count = False
+    readonly_fields = ["openid", "kind", "created_at", "event_key", "received_at"]

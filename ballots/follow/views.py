@@ -9,11 +9,13 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import cache_control
+from django.utils import timezone
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import tokens
-from ballots.follow import get_backend, wechat
+from ballots.follow import events, get_backend, wechat
 from ballots.follow.local import (
     FollowLinkSpent,
     LocalFollowBackend,
@@ -100,6 +102,31 @@ def wechat_callback(request):
         wechat.log_unavailable(error)
         return render(request, "ballots/wechat_unavailable.html", status=503)
     return wechat.remember(redirect(reverse("ballots:vote")), follower)
+
+
+def text(body: str, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt  # WeChat's server cannot send a CSRF token; its signature is checked instead
+@require_http_methods(["GET", "POST"])
+@wechat_backend_only
+@never_cache
+def wechat_events(request):
+    """The official account's 服务器配置 URL: GET is WeChat's verification (answer
+    `echostr`), POST a pushed message or event (answer `success` at once; WeChat is
+    never called from here). See ballots.follow.events."""
+    now = timezone.now()
+    try:
+        config = events.current_config()
+        if request.method == "GET":
+            return text(events.echo(config, request.GET, now))
+        event = events.received_event(config, request.GET, request.body, now)
+    except events.EventRefused as refusal:
+        return text(refusal.message, refusal.status_code)
+    if event is not None:
+        wechat.record_event(event, now)
+    return text("success")
 
 
 @lru_cache(maxsize=4)

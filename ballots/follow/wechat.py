@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,8 +30,9 @@ from ballots import identity, tokens
 from ballots.errors import FollowCheckUnavailable
 from ballots.follow import wechat_api
 from ballots.follow.base import FollowBackend
+from ballots.follow.events import Event
 from ballots.follow.wechat_api import Subscription, WeChatUnavailable
-from ballots.models import Follower, UsedFollowToken
+from ballots.models import Follower, FollowEvent, UsedFollowToken
 from ballots.retention import PSEUDONYM_PREFIX
 from casevote.errors import Refusal
 
@@ -122,6 +124,80 @@ def record_subscription(answer: Subscription, now: datetime) -> None:
         followers.exclude(subscribed_at=answer.subscribed_at).update(
             subscribed_at=answer.subscribed_at
         )
+
+
+# A subscribe pushed for a QR code with a parameter carries EventKey "qrscene_<scene>".
+QR_SCENE_PREFIX = "qrscene_"
+
+
+def record_event(event: Event, now: datetime) -> bool:
+    """Store a pushed follow event and bring the openid's follower up to date.
+
+    False for a retry already stored (the unique constraint says so, whichever worker
+    got the first one): nothing else changes then. Times only move one way, so events
+    may arrive in any order: a later follow or unfollow wins, an older one never
+    overwrites a newer one, and `followed_at` stays the first follow.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                FollowEvent.objects.create(
+                    openid=event.openid,
+                    kind=event.kind,
+                    created_at=event.created_at,
+                    event_key=event.event_key,
+                    received_at=now,
+                )
+        except IntegrityError:
+            return False
+        if event.openid.startswith(PSEUDONYM_PREFIX):
+            return True  # not an openid WeChat would send; never matched to a follower
+        if event.kind == FollowEvent.Kind.SUBSCRIBE:
+            record_follow(event)
+        elif event.kind == FollowEvent.Kind.UNSUBSCRIBE:
+            record_unfollow(event.openid, event.created_at)
+    return True
+
+
+def wechat_followers(openid: str):
+    """The WeChat follower with this openid; an anonymised follower never matches."""
+    return Follower.objects.filter(backend=WeChatFollowBackend.name, key=openid).exclude(
+        key__startswith=PSEUDONYM_PREFIX
+    )
+
+
+def record_follow(event: Event) -> None:
+    """A follow, also of someone who has not voted yet (their follower is created now,
+    with any unfollow already pushed out of order)."""
+    at = event.created_at
+    follower, created = Follower.objects.get_or_create(
+        backend=WeChatFollowBackend.name,
+        key=event.openid,
+        defaults={
+            "followed_at": at,
+            "subscribed_at": at,
+            "scene": event.event_key.removeprefix(QR_SCENE_PREFIX)[:64],
+        },
+    )
+    if created:
+        unfollows = FollowEvent.objects.filter(
+            openid=event.openid, kind=FollowEvent.Kind.UNSUBSCRIBE
+        ).aggregate(latest=Max("created_at"))
+        if unfollows["latest"] is not None:
+            record_unfollow(event.openid, unfollows["latest"])
+        return
+    followers = wechat_followers(event.openid)
+    followers.filter(followed_at__gt=at).update(followed_at=at)
+    followers.filter(Q(subscribed_at__isnull=True) | Q(subscribed_at__lt=at)).update(
+        subscribed_at=at
+    )
+
+
+def record_unfollow(openid: str, at: datetime) -> None:
+    caches["shared"].delete(_following_key(openid))
+    wechat_followers(openid).filter(Q(unfollowed_at__isnull=True) | Q(unfollowed_at__lt=at)).update(
+        unfollowed_at=at
+    )
 
 
 class CallbackRefused(Refusal):
