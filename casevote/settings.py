@@ -4,6 +4,7 @@ Every value a deployment changes comes from the environment (see `.env.example`)
 the helpers below fail loudly on a value they cannot read instead of guessing.
 """
 
+import base64
 import ipaddress
 import os
 from pathlib import Path
@@ -28,6 +29,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_aes_key(name: str) -> str:
+    """WeChat's EncodingAESKey: empty, or 43 characters of base64 for 32 bytes. A bad one
+    stops the start (every pushed event would otherwise fail)."""
+    value = os.environ.get(name, "")
+    if not value:
+        return value
+    try:
+        size = len(base64.b64decode(value + "=", validate=True))
+    except ValueError:
+        size = 0
+    if len(value) != 43 or size != 32:
+        raise ImproperlyConfigured(f"{name} must be the 43 characters WeChat shows.")
+    return value
 
 
 def env_networks(name: str) -> list[str]:
@@ -257,7 +273,7 @@ CASEVOTE_WECHAT_QR_URL = os.environ.get("CASEVOTE_WECHAT_QR_URL", "")
 # and the EncodingAESKey when the account uses 安全模式 (empty: plaintext mode). Both
 # from the environment only; a malformed key is reported by the system checks.
 CASEVOTE_WECHAT_EVENT_TOKEN = os.environ.get("CASEVOTE_WECHAT_EVENT_TOKEN", "")
-CASEVOTE_WECHAT_ENCODING_AES_KEY = os.environ.get("CASEVOTE_WECHAT_ENCODING_AES_KEY", "")
+CASEVOTE_WECHAT_ENCODING_AES_KEY = env_aes_key("CASEVOTE_WECHAT_ENCODING_AES_KEY")
 CASEVOTE_OFFICIAL_ACCOUNT_NAME = "民生周刊"
 CASEVOTE_OFFICIAL_ACCOUNT_ID = "msweekly"
 # Seconds a follow link (the QR code), a WeChat authorisation round trip and a ballot

@@ -86,12 +86,27 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_trusted_proxy_that_is_no_address_stops_the_start(tmp_path):
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "CASEVOTE_TRUSTED_PROXIES",
+            "127.0.0.1,10.0.0.0/33",
+            "CASEVOTE_TRUSTED_PROXIES: '10.0.0.0/33' is not an address or network.",
+        ),
+        (
+            "CASEVOTE_WECHAT_ENCODING_AES_KEY",
+            "not-the-key",
+            "CASEVOTE_WECHAT_ENCODING_AES_KEY must be the 43 characters WeChat shows.",
+        ),
+    ],
+)
+def test_a_malformed_setting_stops_the_start(tmp_path, variable, value, message):
     env = {
         **os.environ,
         "DEBUG": "1",
-        "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/33",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'proxies.sqlite3'}",
+        variable: value,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'settings.sqlite3'}",
     }
 
     result = subprocess.run(
@@ -104,4 +119,4 @@ def test_a_trusted_proxy_that_is_no_address_stops_the_start(tmp_path):
     )
 
     assert result.returncode != 0
-    assert "CASEVOTE_TRUSTED_PROXIES: '10.0.0.0/33' is not an address or network." in result.stderr
+    assert message in result.stderr
