@@ -40,7 +40,7 @@ from ballots.detection import (
 from ballots.detection.measures import MEASURES, Slice
 from ballots.detection.poll import Poll
 from ballots.evidence import batch_reports, case_numbers, load_records
-from ballots.models import Ballot
+from ballots.models import Ballot, Follower
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
 from tools.simulation import ATTACKS, Scenario, simulate
 
@@ -218,6 +218,22 @@ def test_it_snapshots_a_report_as_json_with_the_detector_version(poll):
     assert {f["name"] for f in data["families"]} == set(FAMILIES)
 
 
+def test_it_reads_each_followers_unfollow_time_in_the_same_query(
+    simulated_batch, django_assert_num_queries
+):
+    batch, scenario = simulated_batch
+    ballot = Ballot.objects.filter(batch=batch).select_related("follower").first()
+    unfollowed = SIMULATION_END - timedelta(hours=1)
+    Follower.objects.filter(pk=ballot.follower_id).update(unfollowed_at=unfollowed)
+
+    with django_assert_num_queries(2):  # ballots with their followers, then choices
+        records = load_records(batch)
+
+    mine = [r for r in records if r.follower_id == ballot.follower_id]
+    assert mine and all(r.unfollowed_at == unfollowed for r in mine)
+    assert sum(r.unfollowed_at is None for r in records) > 0.9 * len(records)
+
+
 def test_it_reports_every_case_of_an_empty_poll_as_clean():
     reports = detect([], [31, 32])
 
@@ -289,7 +305,7 @@ def test_it_prints_a_table_most_suspicious_first(simulated_batch):
     output, errors = run("--batch", "2")
 
     lines = output.splitlines()
-    assert lines[0].startswith("第2批刷票监测（监测程序 1.0）")
+    assert lines[0].startswith(f"第2批刷票监测（监测程序 {DETECTOR_VERSION}）")
     rows = [line for line in lines if re.match(r"^\d{3} ", line)]
     assert len(rows) == 30
     flagged = {int(line[:3]) for line in rows if "flagged" in line}
