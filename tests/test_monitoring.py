@@ -5,6 +5,7 @@ disqualification reaches residents; every ballot is still in the database."""
 import re
 
 import pytest
+from django.utils.html import escape
 
 from ballots.models import Announcement, Ballot, Decision
 from cases.models import Case
@@ -229,3 +230,26 @@ def test_stored_runs_are_listed_for_the_committee_only(committee_client, editor,
 
     assert committee_client.get("/admin/ballots/detectionrun/").status_code == 200
     assert editor_client.get("/admin/ballots/detectionrun/").status_code == 403
+
+
+def test_the_evidence_page_shows_voters_who_unfollowed_within_hours(
+    committee_client, simulation_batch
+):
+    scenario = simulate(
+        simulation_batch,
+        seed=11,
+        attacks=["churn"],
+        ballots=1_500,
+        days=SIMULATION_DAYS,
+        end=SIMULATION_END,
+    )
+    target = scenario.targets["churn"]
+
+    response = committee_client.get(monitoring_url(simulation_batch), {"case": f"{target:03d}"})
+
+    chosen = response.context["chosen"]
+    assert chosen.case == target and chosen.flagged
+    html = response.content.decode()
+    assert "投票后 24 小时内取消关注占比" in html  # the identity family's row
+    reason = next(r for r in chosen.reasons if "取消了关注" in r)
+    assert reason.startswith("身份（强）：投完就取消关注：") and escape(reason) in html
