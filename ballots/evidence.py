@@ -2,12 +2,14 @@
 
 `ballots.detection` is pure; this is the one place that turns ballots into
 `BallotRecord`s. Two streamed queries — ballots joined to their follower's follow
-time, then choice rows as (ballot id, case number) — so it stays linear and fast
-for hundreds of thousands of ballots. Repeated strings (user agents, networks,
-device ids) are shared, which keeps a million records in memory affordable.
+and unfollow times, then choice rows as (ballot id, case number) — so it stays
+linear and fast for hundreds of thousands of ballots. Repeated strings (user agents, networks,
+device ids) are shared, which keeps a million records in memory affordable; a
+follower's unfollow time is one datetime for all their ballots (most have none).
 """
 
 from collections import defaultdict
+from datetime import datetime
 
 from ballots.detection import BallotRecord, CaseReport, detect
 from ballots.models import Ballot, Choice
@@ -39,6 +41,7 @@ def load_records(batch: Batch, *, include_void: bool = False) -> list[BallotReco
             "cast_at",
             "follower_id",
             "follower__followed_at",
+            "follower__unfollowed_at",
             "ip_network",
             "ip_subnet",
             "user_agent",
@@ -47,7 +50,21 @@ def load_records(batch: Batch, *, include_void: bool = False) -> list[BallotReco
         )
         .iterator(chunk_size=CHUNK_SIZE)
     )
-    for pk, cast_at, follower_id, followed_at, net, subnet, agent, device, served in rows:
+    unfollows: dict[int, datetime] = {}
+    for (
+        pk,
+        cast_at,
+        follower_id,
+        followed_at,
+        unfollowed_at,
+        net,
+        subnet,
+        agent,
+        device,
+        served,
+    ) in rows:
+        if unfollowed_at is not None:
+            unfollowed_at = unfollows.setdefault(follower_id, unfollowed_at)
         records.append(
             BallotRecord(
                 id=pk,
@@ -60,6 +77,7 @@ def load_records(batch: Batch, *, include_void: bool = False) -> list[BallotReco
                 device_id=shared.setdefault(device, device),
                 form_served_at=served,
                 cases=tuple(sorted(chosen.get(pk, ()))),
+                unfollowed_at=unfollowed_at,
             )
         )
     return records

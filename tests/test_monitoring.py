@@ -5,13 +5,23 @@ disqualification reaches residents; every ballot is still in the database."""
 import re
 
 import pytest
+from django.utils.html import escape
 
+from ballots import snapshots
+from ballots.detection import DETECTOR_VERSION
 from ballots.models import Announcement, Ballot, Decision
 from cases.models import Case
 from tests.conftest import SIMULATION_DAYS, SIMULATION_END
 from tools.simulation import simulate
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_reports_memo(monkeypatch):
+    """`snapshots.run_reports` remembers a run's reports by primary key; SQLite hands a
+    rolled-back test's key to the next test's run, which would then show the old poll."""
+    monkeypatch.setattr(snapshots, "_reports_memo", {})
 
 
 @pytest.fixture
@@ -81,7 +91,7 @@ def test_voiding_a_suspect_slice_records_the_evidence_snapshot(committee_client,
 
     assert response.status_code == 302
     decision = Decision.objects.get()
-    assert decision.kind == "void" and decision.detector_version == "1.0"
+    assert decision.kind == "void" and decision.detector_version == DETECTOR_VERSION
     assert decision.evidence["report"]["case"] == target
     assert decision.evidence["detection_run"] == page.context["run"].pk
     voided = set(Ballot.objects.filter(status="void").values_list("pk", flat=True))
@@ -229,3 +239,26 @@ def test_stored_runs_are_listed_for_the_committee_only(committee_client, editor,
 
     assert committee_client.get("/admin/ballots/detectionrun/").status_code == 200
     assert editor_client.get("/admin/ballots/detectionrun/").status_code == 403
+
+
+def test_the_evidence_page_shows_voters_who_unfollowed_within_hours(
+    committee_client, simulation_batch
+):
+    scenario = simulate(
+        simulation_batch,
+        seed=11,
+        attacks=["churn"],
+        ballots=1_500,
+        days=SIMULATION_DAYS,
+        end=SIMULATION_END,
+    )
+    target = scenario.targets["churn"]
+
+    response = committee_client.get(monitoring_url(simulation_batch), {"case": f"{target:03d}"})
+
+    chosen = response.context["chosen"]
+    assert chosen.case == target and chosen.flagged
+    html = response.content.decode()
+    assert "投票后 24 小时内取消关注占比" in html  # the identity family's row
+    reason = next(r for r in chosen.reasons if "取消了关注" in r)
+    assert reason.startswith("身份（强）：投完就取消关注：") and escape(reason) in html

@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, Ballot, Choice, Follower
@@ -122,6 +122,34 @@ def test_it_writes_only_the_attacks_asked_for(simulation_batch):
     run("--batch", "2", "--seed", "10", "--attacks", "none", *SMALL)
     keys = Follower.objects.filter(key__startswith="b2s10-").values_list("key", flat=True)
     assert keys and not any(re.search(r"-(script|proxy|farm|drip)-", key) for key in keys)
+
+
+def test_it_writes_the_churn_attack_only_when_asked_and_its_voters_unfollow(simulation_batch):
+    default = run("--batch", "2", "--seed", "13", *SMALL)
+    output = run("--batch", "2", "--seed", "14", "--attacks", "churn", *SMALL)
+
+    assert "churn" not in default
+    assert re.search(r"^  churn\s+\d+ ", output, re.MULTILINE)
+    churn = Ballot.objects.filter(follower__key__startswith="b2s14-churn-").select_related(
+        "follower"
+    )
+    lags = [
+        (b.follower.unfollowed_at - b.cast_at).total_seconds()
+        for b in churn
+        if b.follower.unfollowed_at
+    ]
+    assert len(lags) >= 0.8 * churn.count()
+    assert all(0 < lag <= 8 * 3600 for lag in lags)  # left within hours of voting
+
+
+def test_a_few_honest_voters_unfollow_days_after_their_last_vote(simulation_batch):
+    simulate(simulation_batch, seed=15, ballots=2_000, days=SIMULATION_DAYS, end=SIMULATION_END)
+
+    honest = Follower.objects.filter(key__startswith="b2s15-honest-", ballots__isnull=False)
+    voters = honest.distinct().count()
+    left = honest.filter(unfollowed_at__isnull=False).annotate(last=Max("ballots__cast_at"))
+    assert 0 < left.count() < 0.03 * voters
+    assert all(f.last < f.unfollowed_at < SIMULATION_END for f in left)
 
 
 def test_it_refuses_a_batch_with_real_ballots_unless_forced(simulation_batch):

@@ -1,11 +1,12 @@
-"""Synthetic vote traffic: honest voters, two traps and four attacks, with ground truth.
+"""Synthetic vote traffic: honest voters, two traps and five attacks, with ground truth.
 
 The brushing detector (`ballots.detection`) is only as good as the traffic it was
 tried on, so this module writes a poll the way the design describes it
 (../shared/design/vote-integrity.md, "Testing it"): several days of honest
 votes on a diurnal curve, two traps that look odd but are honest (a village voting
 from one Wi-Fi, a real viral surge) and the attacks the detector must catch (a
-script, a rotating proxy pool, a night click farm, a slow drip). `simulate()`
+script, a rotating proxy pool, a night click farm, a slow drip, and a
+follow-vote-unfollow "churn" of paid voters, only on request). `simulate()`
 returns a `Scenario` that says which case each attack targeted, so tests can
 measure precision and recall.
 
@@ -46,7 +47,9 @@ from cases.models import Batch
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SIMULATED_BACKEND = "simulated"
-ATTACKS = ("script", "proxy", "farm", "drip")
+ATTACKS = ("script", "proxy", "farm", "drip")  # written unless --attacks says otherwise
+# Every attack the simulator knows; "churn" only when asked for (see `churn`).
+ALL_ATTACKS = (*ATTACKS, "churn")
 TRAPS = ("village", "viral")
 HONEST = "honest"
 
@@ -86,6 +89,10 @@ DWELL_RETURNING = (20.0, 0.8)
 DWELL_SHORTEST = 2.2
 FOLLOW_LAG = (90.0, 0.8)  # a new follower: seconds from following to casting
 FOLLOW_LAG_MIN = 20.0
+# A few honest followers (traps included) unfollow, days after their last vote
+# (lognormal median and sigma, in days: about one in four of them within a day).
+HONEST_UNFOLLOW_SHARE = 0.02
+HONEST_UNFOLLOW_DAYS = (2.0, 1.0)
 
 # Traps: honest, must not be flagged.
 VILLAGE_BALLOTS = (150, 250)
@@ -128,6 +135,16 @@ DRIP_ADDRESSES = 4
 DRIP_PHONES = 3
 DRIP_DWELL = (3.0, 8.0)
 DRIP_FOLLOW_LEAD = (120.0, 480.0)
+# Churn: paid voters on their own phones (a few accounts each) on mobile data, over an
+# afternoon; each account follows, votes minutes later and unfollows within hours.
+CHURN_BALLOTS = (250, 400)
+CHURN_HOURS = 3.0
+CHURN_ACCOUNTS_PER_PHONE = (3, 5)
+CHURN_DECOY_SHARE = 0.15  # ballots that add one popular case
+CHURN_DWELL = (4.0, 20.0)
+CHURN_FOLLOW_LEAD = (60.0, 480.0)  # seconds between following and the form being served
+CHURN_UNFOLLOW_HOURS = (0.2, 8.0)  # after voting
+CHURN_STAY = 0.1  # accounts that forget to unfollow
 
 # Address ranges (first octets) kept apart so kinds of network never share a /24.
 NAT_OCTETS = (36, 39, 42, 106, 111, 112, 117, 120, 223)
@@ -483,6 +500,16 @@ def _create_followers(prefix: str, kind: str, followed: Sequence[float]) -> list
     return pks
 
 
+def _record_unfollows(unfollowed: dict[int, float]) -> None:
+    """Set followers' unfollow times (follower pk → timestamp), in chunks, as WeChat's
+    pushed unfollow events would (`ballots.follow.wechat.record_event`)."""
+    rows = [
+        FollowerModel(pk=pk, unfollowed_at=datetime.fromtimestamp(moment, BEIJING))
+        for pk, moment in sorted(unfollowed.items())
+    ]
+    FollowerModel.objects.bulk_update(rows, ["unfollowed_at"], batch_size=CHUNK_SIZE)
+
+
 # --- The simulation ----------------------------------------------------------------
 
 
@@ -499,6 +526,7 @@ class _Honest:
     user_agent: str
     device_id: str
     votes: int = 0
+    last_vote: float = 0.0
 
 
 class _Simulation:
@@ -547,30 +575,35 @@ class _Simulation:
         self.village_case = picked[-1]
         middle = [n for n in self.popularity[2:] if n not in picked]
         self.viral_case = roles.choice(middle[: max(1, len(middle) // 2)])
+        # Drawn last, so the other roles are what they were before churn existed.
+        spare = [n for n in lower if n not in picked and n != self.viral_case]
+        self.all_targets["churn"] = roles.choice(spare)
         self.addresses = _Addresses(random_for(seed, "addresses"), ballots)
         self.user_agents, ua_weights = _user_agents(random_for(seed, "user-agents"))
         self.ua_cumulative = list(_accumulate(ua_weights))
         self.writer = _Writer(batch, seed, self.case_ids, chunk_size)
         self.followers = 0
+        self.unfollowed: dict[int, float] = {}  # follower pk → when they unfollowed
 
     @staticmethod
     def cases_needed() -> int:
-        return max(FARM_DECOYS) + len(ATTACKS) + len(TRAPS) + 2
+        return max(FARM_DECOYS) + len(ALL_ATTACKS) + len(TRAPS) + 2
 
     def run(self) -> Scenario:
         self.honest()
         self.village()
         self.viral()
-        for attack in ATTACKS:
+        for attack in ALL_ATTACKS:
             if attack in self.attacks:
                 getattr(self, attack)()
         self.writer.flush()
+        _record_unfollows(self.unfollowed)
         return Scenario(
             batch=self.batch.number,
             seed=self.seed,
             start=self.start_at,
             end=self.end_at,
-            targets={a: self.all_targets[a] for a in ATTACKS if a in self.attacks},
+            targets={a: self.all_targets[a] for a in ALL_ATTACKS if a in self.attacks},
             decoys=list(self.decoys) if "farm" in self.attacks else [],
             village_case=self.village_case,
             viral_case=self.viral_case,
@@ -630,6 +663,19 @@ class _Simulation:
 
     def follow_lag(self, rng: random.Random) -> float:
         return _lognormal(rng, *FOLLOW_LAG, FOLLOW_LAG_MIN, 3_600)
+
+    def honest_unfollows(self, kind: str, last_votes: dict[int, float]) -> None:
+        """A few honest followers unfollow days after their last vote (follower pk →
+        its time); an unfollow after the window's end is not known yet. Its own
+        generator, so the rest of the poll is what it was before unfollows existed."""
+        rng = random_for(self.seed, f"{kind}-unfollows")
+        median, sigma = HONEST_UNFOLLOW_DAYS
+        for pk, last in last_votes.items():
+            if rng.random() >= HONEST_UNFOLLOW_SHARE:
+                continue
+            moment = last + rng.lognormvariate(math.log(median), sigma) * 86_400
+            if moment < self.calendar.end:
+                self.unfollowed[pk] = moment
 
     # Honest traffic ---------------------------------------------------------------
 
@@ -705,6 +751,8 @@ class _Simulation:
                     cases,
                 )
                 profile.votes += 1
+                profile.last_vote = cast
+        self.honest_unfollows(HONEST, {p.pk: p.last_vote for p in profiles if p.votes})
 
     # Traps ------------------------------------------------------------------------
 
@@ -751,6 +799,7 @@ class _Simulation:
             return self.earlier_follow(rng)
 
         pks = self.one_time_voters("village", rng, casts, dwells, follow)
+        self.honest_unfollows("village", dict(zip(pks, casts, strict=True)))
         for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
             cases = self.supporter_choice(rng, self.village_case, VILLAGE_SINGLE_CHOICE)
             self.writer.add(
@@ -772,6 +821,7 @@ class _Simulation:
             return self.earlier_follow(rng)
 
         pks = self.one_time_voters("viral", rng, casts, dwells, follow)
+        self.honest_unfollows("viral", dict(zip(pks, casts, strict=True)))
         for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
             net, place = self.place(rng)
             cases = self.supporter_choice(rng, self.viral_case, VIRAL_SINGLE_CHOICE)
@@ -901,10 +951,51 @@ class _Simulation:
             agent, device = rng.choice(phones)
             self.writer.add("drip", pk, cast, dwell, rng.choice(lines), agent, device, cases)
 
+    def churn(self) -> None:
+        """Paid voters: a task posted one afternoon, taken by people with a few accounts
+        each on their own phones, on mobile data. Each account follows, votes for the
+        target (now and then with a popular case) minutes later, and unfollows within
+        hours once paid. Not in ATTACKS, so only written when asked for: on its own
+        devices and networks it is caught through the unfollows."""
+        rng = random_for(self.seed, "churn")
+        target = self.all_targets["churn"]
+        count = rng.randint(*CHURN_BALLOTS)
+        day = self.calendar.inner_day(rng)
+        begin = self.calendar.fit(
+            self.calendar.local(day, rng.uniform(13.0, 15.0)), CHURN_HOURS * 3600
+        )
+        casts = sorted(begin + rng.uniform(0, CHURN_HOURS * 3600) for _ in range(count))
+        dwells = [rng.uniform(*CHURN_DWELL) for _ in casts]
+        pks = self.one_time_voters(
+            "churn", rng, casts, dwells, lambda c, d: c - d - rng.uniform(*CHURN_FOLLOW_LEAD)
+        )
+        phones = []
+        for _ in range(round(count / rng.uniform(*CHURN_ACCOUNTS_PER_PHONE))):
+            net, place = self.place(rng)
+            phones.append((self.user_agent(rng), _device_id(rng), net, place))
+        for pk, cast, dwell in zip(pks, casts, dwells, strict=True):
+            agent, device, net, place = rng.choice(phones)
+            if rng.random() < CHURN_DECOY_SHARE:
+                cases = self.popular_cases(rng, 2, [target])
+            else:
+                cases = self.single(rng, target)
+            address = self.address(rng, net, place)
+            self.writer.add("churn", pk, cast, dwell, address, agent, device, cases)
+            unfollowed = cast + rng.uniform(*CHURN_UNFOLLOW_HOURS) * 3600
+            if rng.random() >= CHURN_STAY and unfollowed < self.calendar.end:
+                self.unfollowed[pk] = unfollowed
+
 
 def fastest_dwell() -> float:
     """The shortest time any simulated reader spends on the form, attacks included."""
-    return min(DWELL_SHORTEST, SCRIPT_DWELL[0], PROXY_DWELL[0], FARM_DWELL[0], DRIP_DWELL[0])
+    return min(
+        DWELL_SHORTEST,
+        SCRIPT_DWELL[0],
+        PROXY_DWELL[0],
+        FARM_DWELL[0],
+        DRIP_DWELL[0],
+        CHURN_DWELL[0],
+    )
 
 
 def _accumulate(values: Iterable[float]) -> Iterable[float]:
@@ -945,9 +1036,11 @@ def simulate(
     seed was already simulated for it. Checking for real ballots is the caller's
     business (the command refuses without --force).
     """
-    unknown = sorted(set(attacks) - set(ATTACKS))
+    unknown = sorted(set(attacks) - set(ALL_ATTACKS))
     if unknown:
-        raise SimulationError(f"未知的攻击类型：{', '.join(unknown)}。可选：{', '.join(ATTACKS)}。")
+        raise SimulationError(
+            f"未知的攻击类型：{', '.join(unknown)}。可选：{', '.join(ALL_ATTACKS)}。"
+        )
     if days < 1 or ballots < 1:
         raise SimulationError("天数和选票数都必须是正整数。")
     if end.tzinfo is None:

@@ -17,9 +17,9 @@ reason. The families:
   agents, dwell under FAST_DWELL_SECONDS (the server already refuses < 2 s, so
   "too fast to have read the page" starts a little above it);
 - identity: followed seconds before voting (strong), followed minutes before
-  (weak only: following is required to vote, so it is weighted low). Unfollows
-  are not scored: Follower.unfollowed_at is only set when a returning voter's
-  WeChat re-check finds them gone, which farm accounts rarely do;
+  (weak only: following is required to vote, so it is weighted low), and
+  unfollowed within QUICK_UNFOLLOW_SECONDS after voting (WeChat pushes unfollows,
+  Follower.unfollowed_at): followed, voted and left is how paid voters work;
 - content: single-choice share, and lockstep — the same multi-case set cast ≥
   LOCKSTEP_MIN_GROUP times in one hour, ≥ LOCKSTEP_MIN_RATIO × what the set's
   frequency in the other hours predicts.
@@ -71,6 +71,10 @@ from ballots.detection.thresholds import (
     OWN_SUBNET_MARGIN_WEAK,
     OWN_SUBNET_STRONG,
     OWN_SUBNET_WEAK,
+    QUICK_UNFOLLOW_FACTOR_STRONG,
+    QUICK_UNFOLLOW_FACTOR_WEAK,
+    QUICK_UNFOLLOW_STRONG,
+    QUICK_UNFOLLOW_WEAK,
     SECONDS_FOLLOW_FACTOR,
     SECONDS_FOLLOW_STRONG,
     SINGLE_MARGIN_STRONG,
@@ -307,6 +311,13 @@ seconds_follow = _share(
 )
 # Followed minutes before voting: weak only, since following is required to vote.
 fresh_follow = _share("fresh_follow", "fresh", weak=_times(FRESH_FOLLOW_WEAK, FRESH_FOLLOW_FACTOR))
+# Unfollowed within hours of voting: paid voters leave once paid; honest ones rarely do.
+quick_unfollow = _share(
+    "quick_unfollow",
+    "quick_unfollow",
+    strong=_times(QUICK_UNFOLLOW_STRONG, QUICK_UNFOLLOW_FACTOR_STRONG),
+    weak=_times(QUICK_UNFOLLOW_WEAK, QUICK_UNFOLLOW_FACTOR_WEAK),
+)
 
 
 # --- Content: one case only, or the same set in lockstep (`Poll.lockstep`) ------------
@@ -331,6 +342,6 @@ MEASURES = {
     "timing": (regular_gaps, night_votes, flat_day),
     "network": (few_subnets, top_subnets, own_subnets),
     "device": (few_user_agents, shared_devices, non_wechat, fast_dwell),
-    "identity": (seconds_follow, fresh_follow),
+    "identity": (seconds_follow, fresh_follow, quick_unfollow),
     "content": (single_choice, lockstep),
 }

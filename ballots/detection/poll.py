@@ -2,8 +2,8 @@
 
 `Poll` sorts the records by time, computes each ballot's facts once (its hour,
 whether it came at night, was single-choice, followed minutes or seconds before,
-from a non-WeChat browser, too fast, in lockstep) and indexes them by case,
-address, /24 and hour. A slice is a list of indices into `Poll.records`. Two kinds
+was followed by an unfollow within a day, came from a non-WeChat browser, too fast,
+in lockstep) and indexes them by case, address, /24 and hour. A slice is a list of indices into `Poll.records`. Two kinds
 of baseline: `shares` compares a per-ballot fact with the rest of the poll;
 `sample_crowd` gives the counts (user agents, /24s, devices) of random samples of
 the poll as large as the slice, because those counts grow with size.
@@ -29,6 +29,7 @@ from ballots.detection.thresholds import (
     MIN_GAPS,
     NIGHT_HOURS,
     OWN_SUBNET_SHARE,
+    QUICK_UNFOLLOW_SECONDS,
     SAMPLE_REPEATS,
     SAMPLE_SEED,
     SECONDS_FOLLOW_SECONDS,
@@ -70,6 +71,13 @@ class Poll:
         ]
         self.fresh = [lag is not None and lag <= FRESH_FOLLOW_SECONDS for lag in self.follow_lag]
         self.seconds = [lag is not None and lag < SECONDS_FOLLOW_SECONDS for lag in self.follow_lag]
+        # Unfollowed 0–QUICK_UNFOLLOW_SECONDS after this ballot (an unfollow before it
+        # was followed by a re-follow, so it is not this ballot's).
+        self.quick_unfollow = [
+            r.unfollowed_at is not None
+            and 0 <= (r.unfollowed_at - r.cast_at).total_seconds() <= QUICK_UNFOLLOW_SECONDS
+            for r in records
+        ]
         self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
         self.fast = [
             (r.cast_at - r.form_served_at).total_seconds() < FAST_DWELL_SECONDS for r in records
@@ -91,7 +99,16 @@ class Poll:
         self.lockstep = self._lockstep()
         self.sums = {
             name: sum(getattr(self, name))
-            for name in ("night", "single", "fresh", "seconds", "non_wechat", "fast", "lockstep")
+            for name in (
+                "night",
+                "single",
+                "fresh",
+                "seconds",
+                "quick_unfollow",
+                "non_wechat",
+                "fast",
+                "lockstep",
+            )
         }
         self.gap_iqr = self.gap_spread(range(self.size))
         self.hour_cv = cv(self.hour_of_day(range(self.size)))

@@ -19,7 +19,11 @@ FAMILIES = ("timing", "network", "device", "identity", "content")
 @dataclass(frozen=True, slots=True)
 class BallotRecord:
     """One ballot as the detector sees it: who, when, from where, on what, for which
-    cases. Frozen and slotted: a large poll holds a million of them."""
+    cases. Frozen and slotted: a large poll holds a million of them.
+
+    `unfollowed_at` is the follower's latest unfollow (Follower.unfollowed_at, kept
+    after a re-follow), None when none is known; last, with a default, so records
+    built without it still work."""
 
     id: int
     cast_at: datetime
@@ -31,6 +35,7 @@ class BallotRecord:
     device_id: str
     form_served_at: datetime
     cases: tuple[int, ...]
+    unfollowed_at: datetime | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ballots.detection.thresholds import (
     FRESH_FOLLOW_SECONDS,
     GAP_EDGES,
     LOCKSTEP_MIN_GROUP,
+    QUICK_UNFOLLOW_SECONDS,
     SECONDS_FOLLOW_SECONDS,
     TOP_SUBNETS,
     WATCH_MIN_FAMILIES,
@@ -128,6 +129,7 @@ _CONSTANTS = {
     "seconds": SECONDS_FOLLOW_SECONDS,
     "minutes": FRESH_FOLLOW_SECONDS // 60,
     "group": LOCKSTEP_MIN_GROUP,
+    "unfollow_hours": QUICK_UNFOLLOW_SECONDS // 3600,
 }
 _WORDS = {
     "regular_gaps": (
@@ -188,6 +190,11 @@ _WORDS = {
         "关注后 {minutes} 分钟内投票占比",
         "新关注者多：{value:.0%} 在关注后 {minutes} 分钟内投票，其余选票 {baseline:.0%}"
         "（≥ {weak:.0%} 可疑；关注是投票的前提，最多记 1 分）",
+    ),
+    "quick_unfollow": (
+        "投票后 {unfollow_hours} 小时内取消关注占比",
+        "投完就取消关注：{value:.0%} 的选票在投出后 {unfollow_hours} 小时内取消了关注，"
+        "其余选票 {baseline:.1%}（≥ {weak:.0%} 可疑，≥ {strong:.0%} 强）",
     ),
     "single_choice": (
         "单选占比",

@@ -7,7 +7,7 @@ old numbers are not mixed with new ones.
 
 from zoneinfo import ZoneInfo
 
-DETECTOR_VERSION = "1.0"
+DETECTOR_VERSION = "1.1"  # 1.1: quick unfollows (identity)
 # Hours, nights and the reports' datetimes are Beijing time (UTC+8 all year).
 TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -87,6 +87,14 @@ SECONDS_FOLLOW_FACTOR = 5.0
 # Following is required to vote, so following minutes before is weak only.
 FRESH_FOLLOW_WEAK = 0.5
 FRESH_FOLLOW_FACTOR = 2.0
+# Unfollowed within a day of voting: a paid voter leaves once the job is done, while
+# honest followers who leave at all mostly do so days later.
+QUICK_UNFOLLOW_SECONDS = 24 * 3600
+# Quick-unfollow share: at least the floor, and a multiple of the rest of the poll's.
+QUICK_UNFOLLOW_STRONG = 0.3
+QUICK_UNFOLLOW_FACTOR_STRONG = 5.0
+QUICK_UNFOLLOW_WEAK = 0.1
+QUICK_UNFOLLOW_FACTOR_WEAK = 3.0
 
 # --- Content --------------------------------------------------------------------------
 # Single-choice share: at least the floor, and the rest of the poll's plus a margin.

@@ -18,6 +18,7 @@ from ballots.management.commands.set_voting import parse_local_datetime
 from ballots.services import local_time_display
 from cases.models import Batch, format_number
 from tools.simulation import (
+    ALL_ATTACKS,
     ATTACKS,
     DEFAULT_BALLOTS,
     DEFAULT_DAYS,
@@ -38,6 +39,7 @@ KIND_LABELS = {
     "proxy": "轮换代理",
     "farm": "夜间人工刷票",
     "drip": "慢速滴灌",
+    "churn": "关注、投票、取关（付费投票）",
 }
 
 
@@ -56,12 +58,12 @@ def parse_attacks(value: str) -> list[str]:
         return []
     names = [name.strip().lower() for name in value.split(",") if name.strip()]
     for name in names:
-        if name not in ATTACKS:
+        if name not in ALL_ATTACKS:
             raise CommandError(
-                f"未知的攻击类型 {name!r}。可选：{','.join(ATTACKS)}，或 {NO_ATTACKS}。"
+                f"未知的攻击类型 {name!r}。可选：{','.join(ALL_ATTACKS)}，或 {NO_ATTACKS}。"
             )
     if not names:
-        raise CommandError(f"--attacks 为空。可选：{','.join(ATTACKS)}，或 {NO_ATTACKS}。")
+        raise CommandError(f"--attacks 为空。可选：{','.join(ALL_ATTACKS)}，或 {NO_ATTACKS}。")
     return list(dict.fromkeys(names))
 
 
@@ -74,7 +76,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--attacks",
             default=",".join(ATTACKS),
-            help=f"comma-separated, from {','.join(ATTACKS)} (default: all), or {NO_ATTACKS}",
+            help=(
+                f"comma-separated, from {','.join(ALL_ATTACKS)} "
+                f"(default: {','.join(ATTACKS)}), or {NO_ATTACKS}"
+            ),
         )
         parser.add_argument("--days", default=str(DEFAULT_DAYS), help="days of voting")
         parser.add_argument(
