@@ -179,12 +179,12 @@ def test_honest_voters_who_unfollow_now_and_then_do_not_score(poll):
     assert any(quick.quick_unfollow[i] for i, r in enumerate(quick.records) if r.id not in others)
 
     for number in set(numbers) - scenario.attacked_cases:
-        honest = Slice.of(quick, quick.by_case[number])
+        honest = Slice.of(quick, number, quick.by_case[number])
         assert quick_unfollow(honest).score == 0, number
     for trap in (scenario.village_case, scenario.viral_case):
         for found in by_case(detect(records, numbers))[trap].slices:
             indices = [i for i, r in enumerate(quick.records) if r.id in set(found.ballot_ids)]
-            assert quick_unfollow(Slice.of(quick, indices)).score == 0
+            assert quick_unfollow(Slice.of(quick, trap, indices)).score == 0
 
 
 def test_it_orders_reports_flagged_first_then_by_score(poll):
@@ -346,12 +346,12 @@ def test_it_has_words_for_every_measure():
             user_agent="Mozilla/5.0 MicroMessenger/8.0",
             device_id=f"device-{n % 100}",
             form_served_at=start + timedelta(minutes=10 * n, seconds=-30),
-            cases=(31,),
+            cases=(31,) if n % 2 else (31, 32 + n % 3),
         )
         for n in range(300)
     ]
     poll = Poll(records)
-    whole = Slice.of(poll, list(range(poll.size)))
+    whole = Slice.of(poll, 31, list(range(poll.size)))
 
     for family in FAMILIES:
         for measure_of in MEASURES[family]:

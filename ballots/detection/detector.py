@@ -1,7 +1,7 @@
 """`detect`: from the poll's records to one report per case.
 
-Index the poll once; for each case pick its suspect slices and score them, best
-first; tell the farms' decoys from their targets across cases; then write each
+Index the poll and its shared traits once; for each case pick its suspect slices
+and score them, best first; tell the farms' decoys from their targets across cases; then write each
 case's report around its deciding slice.
 """
 
@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
 
-from ballots.detection import figures, selectors
+from ballots.detection import figures, selectors, text
 from ballots.detection.poll import Poll
 from ballots.detection.records import (
     CLEAN,
@@ -22,6 +22,7 @@ from ballots.detection.records import (
     SuspectSlice,
 )
 from ballots.detection.thresholds import TIME_ZONE
+from ballots.detection.traits import TraitTable
 from ballots.detection.verdicts import (
     Evaluation,
     best_first,
@@ -39,12 +40,18 @@ def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list
     numbers = sorted(set(case_numbers) | set(poll.by_case))
     totals = {number: len(poll.by_case.get(number, [])) for number in numbers}
     focused = selectors.focused(poll)
+    table = TraitTable(poll)
 
     hourly: dict[int, list[HourBin]] = {}
+    traits: dict[int, list[tuple[str, str, int, float]]] = {}
     evaluations: dict[int, list[Evaluation]] = {}
     for number in numbers:
         hourly[number], bursts = selectors.hourly(poll, number)
-        candidates = selectors.suspect_slices(poll, number, focused, bursts)
+        findings = table.findings(number)
+        traits[number] = [
+            text.trait_row(table.describe(f), f.observed, f.expected) for f in findings
+        ]
+        candidates = selectors.suspect_slices(poll, number, focused, bursts, table, findings)
         evaluations[number] = best_first(evaluate(poll, c) for c in candidates)
 
     verdicts = {n: (e[0].verdict if e else CLEAN) for n, e in evaluations.items()}
@@ -60,6 +67,7 @@ def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list
             riders=co_selected[number],
             hosts=co_selected_with[number],
             hourly=hourly[number],
+            traits=traits[number],
             totals=totals,
             ranks=ranks,
         )
@@ -78,6 +86,7 @@ def _case_report(
     riders: list[int],
     hosts: list[int],
     hourly: list[HourBin],
+    traits: list[tuple[str, str, int, float]],
     totals: dict[int, int],
     ranks: dict[int, int],
 ) -> CaseReport:
@@ -115,6 +124,7 @@ def _case_report(
         total_without_slice=without,
         rank_without_slice=rank_without,
         follow_lag_histogram=figures.follow_lag_histogram(poll, shown),
+        traits=traits,
     )
 
 

@@ -20,9 +20,11 @@ reason. The families:
   (weak only: following is required to vote, so it is weighted low), and
   unfollowed within QUICK_UNFOLLOW_SECONDS after voting (WeChat pushes unfollows,
   Follower.unfollowed_at): followed, voted and left is how paid voters work;
-- content: single-choice share, and lockstep — the same multi-case set cast ≥
+- content: single-choice share; lockstep — the same multi-case set cast ≥
   LOCKSTEP_MIN_GROUP times in one hour, ≥ LOCKSTEP_MIN_RATIO × what the set's
-  frequency in the other hours predicts.
+  frequency in the other hours predicts; a fixed ballot size (≥ 2 cases, "the
+  target and one popular case"); and the co-chosen set: the other cases on the
+  multi-case ballots are one of a few sets, against the case's other ballots.
 
 A measure says nothing in words: its `key` names its metric and reason in text.py.
 
@@ -36,6 +38,7 @@ give its key its words in text.py.
 """
 
 import operator
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,10 +48,18 @@ from ballots.detection.thresholds import (
     ACCOUNTS_PER_DEVICE_FACTOR_WEAK,
     ACCOUNTS_PER_DEVICE_STRONG,
     ACCOUNTS_PER_DEVICE_WEAK,
+    CO_CHOSEN_MARGIN_STRONG,
+    CO_CHOSEN_MARGIN_WEAK,
+    CO_CHOSEN_STRONG,
+    CO_CHOSEN_WEAK,
     FAST_DWELL_FACTOR_STRONG,
     FAST_DWELL_FACTOR_WEAK,
     FAST_DWELL_STRONG,
     FAST_DWELL_WEAK,
+    FIXED_SIZE_MARGIN_STRONG,
+    FIXED_SIZE_MARGIN_WEAK,
+    FIXED_SIZE_STRONG,
+    FIXED_SIZE_WEAK,
     FLAT_CV_FACTOR,
     FLAT_MIN_BALLOTS,
     FLAT_MIN_SPAN_HOURS,
@@ -94,19 +105,20 @@ from ballots.detection.thresholds import (
 
 @dataclass(frozen=True)
 class Slice:
-    """The ballots under examination (indices into `poll.records`, in time order),
-    counts over their voters, and the same counts over a random sample of the poll
-    as large."""
+    """The ballots of a case under examination (indices into `poll.records`, in time
+    order), counts over their voters, and the same counts over a random sample of the
+    poll as large."""
 
     poll: Poll
+    case: int
     indices: list[int]
     crowd: Crowd
     sample: Crowd
 
     @classmethod
-    def of(cls, poll: Poll, indices: list[int]) -> "Slice":
+    def of(cls, poll: Poll, case: int, indices: list[int]) -> "Slice":
         crowd = poll.crowd(indices)
-        return cls(poll, indices, crowd, poll.sample_crowd(crowd.voters))
+        return cls(poll, case, indices, crowd, poll.sample_crowd(crowd.voters))
 
     def shares(self, fact: str) -> tuple[float, float]:
         """(share in the slice, share in the rest of the poll) of a per-ballot fact."""
@@ -136,9 +148,10 @@ class Measure:
         return self.strong if self.strong is not None else self.weak
 
 
-def measure(family: str, s: Slice) -> list[Measure]:
-    """The family's measures that apply to the slice, in MEASURES order."""
-    found = (measure_of(s) for measure_of in MEASURES[family])
+def measure(family: str, s: Slice, skip: frozenset[str] = frozenset()) -> list[Measure]:
+    """The family's measures that apply to the slice, in MEASURES order, but those in
+    `skip` (the measures that read what selected the slice)."""
+    found = (measure_of(s) for measure_of in MEASURES[family] if measure_of.__name__ not in skip)
     return [m for m in found if m is not None]
 
 
@@ -170,6 +183,7 @@ def _share(key: str, fact: str, strong: Bar | None = None, weak: Bar | None = No
         value, rest = s.shares(fact)
         return Measure(key, value, rest, ">=", _bar(strong, rest), _bar(weak, rest))
 
+    share.__name__ = key  # every measure function is named after its key
     return share
 
 
@@ -181,6 +195,7 @@ def _crowded(key: str, name: str, strong: Bar, weak: Bar):
         value, sample = getattr(s.crowd, name), getattr(s.sample, name)
         return Measure(key, value, sample, ">=", strong(sample), weak(sample))
 
+    crowded.__name__ = key
     return crowded
 
 
@@ -336,6 +351,47 @@ lockstep = _share(
 )
 
 
+def fixed_size(s: Slice) -> Measure | None:
+    """Most ballots name the same number (≥ 2) of cases: a job's instructions, such as
+    "the target and one popular case". None without multi-case ballots."""
+    sizes = Counter(s.poll.ballot_size[i] for i in s.indices if s.poll.ballot_size[i] > 1)
+    if not sizes:
+        return None
+    size, count = max(sizes.items(), key=lambda item: (item[1], -item[0]))
+    value, rest = count / len(s.indices), s.poll.size_share(size, count, len(s.indices))
+    return Measure(
+        "fixed_size",
+        value,
+        rest,
+        ">=",
+        strong=_plus(FIXED_SIZE_STRONG, FIXED_SIZE_MARGIN_STRONG)(rest),
+        weak=_plus(FIXED_SIZE_WEAK, FIXED_SIZE_MARGIN_WEAK)(rest),
+        figures={"cases": size},
+    )
+
+
+def co_chosen(s: Slice) -> Measure | None:
+    """The other cases on the slice's multi-case ballots are one of a few sets (cover
+    picked from a list), against the case's other multi-case ballots (or the poll's
+    when the case has too few). None with too few multi-case ballots."""
+    poll = s.poll
+    value = poll.top_sets_share(s.indices)
+    if value is None:
+        return None
+    inside = set(s.indices)
+    baseline = poll.top_sets_share([i for i in poll.by_case[s.case] if i not in inside])
+    if baseline is None:
+        baseline = poll.poll_sets_share
+    return Measure(
+        "co_chosen",
+        value,
+        baseline,
+        ">=",
+        strong=_plus(CO_CHOSEN_STRONG, CO_CHOSEN_MARGIN_STRONG)(baseline),
+        weak=_plus(CO_CHOSEN_WEAK, CO_CHOSEN_MARGIN_WEAK)(baseline),
+    )
+
+
 # Each family's measures, in the order their reasons are listed (the first of equal
 # scores decides the family). A new measure goes into its family's tuple.
 MEASURES = {
@@ -343,5 +399,7 @@ MEASURES = {
     "network": (few_subnets, top_subnets, own_subnets),
     "device": (few_user_agents, shared_devices, non_wechat, fast_dwell),
     "identity": (seconds_follow, fresh_follow, quick_unfollow),
-    "content": (single_choice, lockstep),
+    "content": (single_choice, lockstep, fixed_size, co_chosen),
 }
+# The keys of each family's measures (a measure function is named after its key).
+KEYS = {family: frozenset(m.__name__ for m in found) for family, found in MEASURES.items()}

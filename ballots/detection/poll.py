@@ -2,11 +2,12 @@
 
 `Poll` sorts the records by time, computes each ballot's facts once (its hour,
 whether it came at night, was single-choice, followed minutes or seconds before,
-was followed by an unfollow within a day, came from a non-WeChat browser, too fast,
-in lockstep) and indexes them by case, address, /24 and hour. A slice is a list of indices into `Poll.records`. Two kinds
-of baseline: `shares` compares a per-ballot fact with the rest of the poll;
-`sample_crowd` gives the counts (user agents, /24s, devices) of random samples of
-the poll as large as the slice, because those counts grow with size.
+was followed by an unfollow within a day, came from a non-WeChat browser, how long
+its reader stayed on the form, how many cases it names, whether it was in lockstep)
+and indexes them by case, address, /24 and hour. A slice is a list of indices into
+`Poll.records`. Two kinds of baseline: `shares` compares a per-ballot fact with the
+rest of the poll; `sample_crowd` gives the counts (user agents, /24s, devices) of
+random samples of the poll as large as the slice, because those counts grow with size.
 """
 
 import heapq
@@ -17,10 +18,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cached_property
 from itertools import pairwise
 
 from ballots.detection.records import BallotRecord
 from ballots.detection.thresholds import (
+    CO_CHOSEN_MIN_BALLOTS,
+    CO_CHOSEN_TOP,
     FAST_DWELL_SECONDS,
     FRESH_FOLLOW_SECONDS,
     LOCKSTEP_MIN_GROUP,
@@ -65,7 +69,8 @@ class Poll:
         self.hour = [int(t // 3600) for t in self.ts]
         self.local_hour = [r.cast_at.astimezone(TIME_ZONE).hour for r in records]
         self.night = [h in NIGHT_HOURS for h in self.local_hour]
-        self.single = [len(r.cases) == 1 for r in records]
+        self.ballot_size = [len(r.cases) for r in records]
+        self.single = [size == 1 for size in self.ballot_size]
         self.follow_lag = [
             (r.cast_at - r.followed_at).total_seconds() if r.followed_at else None for r in records
         ]
@@ -79,9 +84,8 @@ class Poll:
             for r in records
         ]
         self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
-        self.fast = [
-            (r.cast_at - r.form_served_at).total_seconds() < FAST_DWELL_SECONDS for r in records
-        ]
+        self.dwell = [(r.cast_at - r.form_served_at).total_seconds() for r in records]
+        self.fast = [dwell < FAST_DWELL_SECONDS for dwell in self.dwell]
         self.device = [r.device_id or f"ballot:{r.id}" for r in records]
         self.by_case: dict[int, list[int]] = defaultdict(list)
         self.by_network: dict[str, list[int]] = defaultdict(list)
@@ -112,6 +116,7 @@ class Poll:
         }
         self.gap_iqr = self.gap_spread(range(self.size))
         self.hour_cv = cv(self.hour_of_day(range(self.size)))
+        self.size_counts = Counter(self.ballot_size)
         self._samples: dict[int, Crowd] = {}
 
     def _lockstep(self) -> list[bool]:
@@ -151,6 +156,26 @@ class Poll:
         rest_size = self.size - len(indices)
         rest = (self.sums[name] - inside) / rest_size if rest_size else inside / len(indices)
         return inside / len(indices), rest
+
+    def size_share(self, size: int, inside: int, slice_size: int) -> float:
+        """The share of the rest of the poll naming `size` cases, `inside` of the
+        slice's `slice_size` ballots doing so."""
+        rest = self.size - slice_size
+        return (self.size_counts[size] - inside) / rest if rest else inside / slice_size
+
+    def top_sets_share(self, indices: Iterable[int]) -> float | None:
+        """The share of these ballots' multi-case ones naming one of the CO_CHOSEN_TOP
+        commonest sets of cases; None with fewer than CO_CHOSEN_MIN_BALLOTS of them."""
+        sets = Counter(self.records[i].cases for i in indices if self.ballot_size[i] > 1)
+        total = sum(sets.values())
+        if total < CO_CHOSEN_MIN_BALLOTS:
+            return None
+        return sum(count for _, count in sets.most_common(CO_CHOSEN_TOP)) / total
+
+    @cached_property
+    def poll_sets_share(self) -> float:
+        """`top_sets_share` over the whole poll (0 without enough multi-case ballots)."""
+        return self.top_sets_share(range(self.size)) or 0.0
 
     def voters(self, indices: Iterable[int]) -> list[int]:
         """Each follower's first ballot among `indices`."""

@@ -55,7 +55,7 @@ class FamilyScore:
 
 @dataclass
 class SuspectSlice:
-    kind: str  # "address", "subnet", "burst" or "cohort"
+    kind: str  # "address", "subnet", "burst", "cohort" or "traits"
     description: str
     ballot_ids: list[int]
     start: datetime
@@ -102,6 +102,9 @@ class CaseReport:
     total_without_slice: int
     rank_without_slice: int
     follow_lag_histogram: list[tuple[str, int]] = field(default_factory=list)
+    # The case's shared traits (traits.py): (trait, its over-represented values,
+    # ballots of the case with them, expected from the rest of the poll).
+    traits: list[tuple[str, str, int, float]] = field(default_factory=list)
 
 
 def report_to_dict(report: CaseReport) -> dict:
@@ -130,7 +133,7 @@ def report_from_dict(data: dict) -> CaseReport:
         HourBin(**{**hour, "start": datetime.fromisoformat(hour["start"])})
         for hour in fields["hourly"]
     ]
-    for name in ("top_ips", "top_subnets", "gap_histogram", "follow_lag_histogram"):
+    for name in ("top_ips", "top_subnets", "gap_histogram", "follow_lag_histogram", "traits"):
         fields[name] = [tuple(row) for row in fields.get(name, [])]
     return CaseReport(**fields)
 

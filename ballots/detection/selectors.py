@@ -11,9 +11,13 @@ case's ballots are first cut into slices worth scoring:
   that hour, so a burst does not inflate its own expectation. Burst hours with at
   most BURST_MERGE_GAP_HOURS quiet hours between them form one slice;
 - the cohort of single-choice ballots from followers who followed at most
-  FRESH_FOLLOW_SECONDS before voting.
+  FRESH_FOLLOW_SECONDS before voting;
+- shared traits (traits.py): the ballots whose dwell, follow-to-vote time, user
+  agent, device reuse, ballot size or hour of day are over-represented among the
+  case's ballots against the rest of the poll, trait by trait and combined.
 A selector proves nothing on its own (a village on one Wi-Fi, a viral surge): the
-slices it finds are scored on the other families of evidence (verdicts.py).
+slices it finds are scored on the measures that do not read what selected them
+(`Candidate.skips`; verdicts.py).
 """
 
 import math
@@ -21,6 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ballots.detection import text
+from ballots.detection.measures import KEYS
 from ballots.detection.poll import Poll, hour_start
 from ballots.detection.records import HourBin
 from ballots.detection.thresholds import (
@@ -33,6 +38,7 @@ from ballots.detection.thresholds import (
     FOCUS_MIN_SUBNET_VOTERS,
     SLICE_MIN_BALLOTS,
 )
+from ballots.detection.traits import READS, Finding, TraitTable
 
 Focus = dict[str, dict[int, list[str]]]  # "address"/"subnet" → case → its focused keys
 Bursts = dict[int, tuple[int, float, float]]  # hour → (observed, expected, z)
@@ -40,11 +46,25 @@ Bursts = dict[int, tuple[int, float, float]]  # hour → (observed, expected, z)
 
 @dataclass(frozen=True)
 class Candidate:
-    """A slice to score: why it was picked, and its ballots (indices into `Poll.records`)."""
+    """A slice of a case to score: why it was picked, its ballots (indices into
+    `Poll.records`), and the measures that read what picked it (not scored on it)."""
 
-    kind: str  # "address", "subnet", "burst" or "cohort"
+    kind: str  # a key of SELECTED_BY
     description: str
     indices: list[int]
+    case: int
+    skips: frozenset[str]
+
+
+# Slice kinds, in order of preference when scores tie, with the measures that read
+# what selects them; a shared-traits slice skips the measures of its own traits.
+SELECTED_BY = {
+    "address": KEYS["network"],
+    "subnet": KEYS["network"],
+    "burst": KEYS["timing"],
+    "cohort": READS["ballot_size"] | READS["follow_lag"],
+    "traits": frozenset(),
+}
 
 
 def focused(poll: Poll) -> Focus:
@@ -77,9 +97,17 @@ def hourly(poll: Poll, number: int) -> tuple[list[HourBin], Bursts]:
     return bins, bursts
 
 
-def suspect_slices(poll: Poll, number: int, focus: Focus, bursts: Bursts) -> list[Candidate]:
+def suspect_slices(
+    poll: Poll,
+    number: int,
+    focus: Focus,
+    bursts: Bursts,
+    table: TraitTable,
+    findings: list[Finding],
+) -> list[Candidate]:
     """The case's slices of at least SLICE_MIN_BALLOTS ballots: its focused addresses,
-    its focused /24s, each run of burst hours, and its single-choice fresh cohort."""
+    its focused /24s, each run of burst hours, its single-choice fresh cohort, each
+    shared trait and their combination (`findings`, from `table.findings(number)`)."""
     candidates = [
         _focus_slice(poll, number, focus[kind][number], kind)
         for kind in ("address", "subnet")
@@ -87,6 +115,14 @@ def suspect_slices(poll: Poll, number: int, focus: Focus, bursts: Bursts) -> lis
     ]
     candidates.extend(_burst_slices(poll, number, bursts))
     candidates.append(_cohort_slice(poll, number))
+    combined = table.combine(number, findings)
+    for finding in [*findings, *([combined] if combined else [])]:
+        description = text.trait_description(
+            table.describe(finding), finding.observed, finding.expected
+        )
+        candidates.append(
+            Candidate("traits", description, list(finding.indices), number, finding.reads)
+        )
     return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
 
 
@@ -108,7 +144,8 @@ def _focus_slice(poll: Poll, number: int, keys: list[str], kind: str) -> Candida
     groups = poll.by_network if kind == "address" else poll.by_subnet
     indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
     voters = len(poll.voters(indices))
-    return Candidate(kind, text.focus_description(kind, keys, len(indices), voters), indices)
+    description = text.focus_description(kind, keys, len(indices), voters)
+    return Candidate(kind, description, indices, number, SELECTED_BY[kind])
 
 
 def _burst_slices(poll: Poll, number: int, bursts: Bursts) -> list[Candidate]:
@@ -130,10 +167,11 @@ def _burst_slices(poll: Poll, number: int, bursts: Bursts) -> list[Candidate]:
             expected=sum(bursts[h][1] for h in run),
             z=max(bursts[h][2] for h in run),
         )
-        slices.append(Candidate("burst", description, indices))
+        slices.append(Candidate("burst", description, indices, number, SELECTED_BY["burst"]))
     return slices
 
 
 def _cohort_slice(poll: Poll, number: int) -> Candidate:
     indices = [i for i in poll.by_case.get(number, []) if poll.single[i] and poll.fresh[i]]
-    return Candidate("cohort", text.cohort_description(len(indices)), indices)
+    description = text.cohort_description(len(indices))
+    return Candidate("cohort", description, indices, number, SELECTED_BY["cohort"])

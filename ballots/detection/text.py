@@ -10,14 +10,19 @@ from itertools import pairwise
 
 from ballots.detection.measures import Measure
 from ballots.detection.thresholds import (
+    CO_CHOSEN_TOP,
+    DWELL_EDGES,
     FAST_DWELL_SECONDS,
     FLAG_MIN_FAMILIES,
     FLAG_MIN_STRONG,
     FOCUS_MIN_SHARE,
     FRESH_FOLLOW_SECONDS,
     GAP_EDGES,
+    HOUR_BAND_HOURS,
     LOCKSTEP_MIN_GROUP,
+    MAX_BALLOT_SIZE,
     QUICK_UNFOLLOW_SECONDS,
+    REUSE_EDGES,
     SECONDS_FOLLOW_SECONDS,
     TOP_SUBNETS,
     WATCH_MIN_FAMILIES,
@@ -73,6 +78,78 @@ def cohort_description(ballots: int) -> str:
     )
 
 
+# --- Shared traits ---------------------------------------------------------------------
+
+TRAIT_LABELS = {
+    "dwell": "页面停留",
+    "follow_lag": "关注到投票",
+    "user_agent": "浏览器标识",
+    "ua_family": "系统与微信版本",
+    "device_reuse": "同一设备投票的账号",
+    "ballot_size": "选择案例数",
+    "hour": "投票时段",
+}
+DWELL_LABELS = (
+    f"<{DWELL_EDGES[0]:g} 秒",
+    *(f"{low:g}–{high:g} 秒" for low, high in pairwise(DWELL_EDGES)),
+    f"≥{DWELL_EDGES[-1]:g} 秒",
+)
+REUSE_LABELS = (  # REUSE_EDGES starts at 2 accounts: one account is the first band
+    "1 个",
+    *(f"{low}–{high - 1} 个" for low, high in pairwise(REUSE_EDGES)),
+    f"≥{REUSE_EDGES[-1]} 个",
+)
+UNKNOWN_FOLLOW = "关注时间不明"
+SHOWN_VALUES = 3  # values named per trait; the rest are counted
+
+
+def trait_value(trait: str, value: int, labels: dict[int, str]) -> str:
+    """One value of a trait in words (`labels`: the table's names for string traits)."""
+    if trait == "dwell":
+        return DWELL_LABELS[value]
+    if trait == "follow_lag":
+        return UNKNOWN_FOLLOW if value < 0 else FOLLOW_LAG_LABELS[value]
+    if trait == "device_reuse":
+        return REUSE_LABELS[value]
+    if trait == "ballot_size":
+        return f"{value} 个" if value < MAX_BALLOT_SIZE else f"≥{MAX_BALLOT_SIZE} 个"
+    if trait == "hour":
+        return f"{value * HOUR_BAND_HOURS:02d}–{(value + 1) * HOUR_BAND_HOURS:02d} 时"
+    return labels[value]
+
+
+def trait_values(trait: str, labels: list[str]) -> str:
+    """A trait's values: all of them, or the first SHOWN_VALUES and how many in all."""
+    shown = "、".join(labels[:SHOWN_VALUES])
+    if len(labels) > SHOWN_VALUES:
+        shown += f" 等 {len(labels)} 种"
+    return f"{TRAIT_LABELS[trait]} {shown}"
+
+
+def trait_description(
+    described: list[tuple[str, list[str]]], observed: int, expected: float
+) -> str:
+    """Why a shared-traits slice was picked: its traits' values, observed vs expected."""
+    traits = "，且".join(trait_values(trait, labels) for trait, labels in described)
+    return (
+        f"共有特征：{traits} —— 含本案例的选票中有 {observed} 张，"
+        f"按其余选票的比例应有 {expected:.1f} 张（{_times_expected(observed, expected)}）"
+    )
+
+
+def trait_row(
+    described: list[tuple[str, list[str]]], observed: int, expected: float
+) -> tuple[str, str, int, float]:
+    """A row of the page's shared-traits table: trait, values, observed, expected."""
+    names = "＋".join(TRAIT_LABELS[trait] for trait, _ in described)
+    values = "；".join("、".join(labels) for _, labels in described)
+    return names, values, observed, round(expected, 1)
+
+
+def _times_expected(observed: int, expected: float) -> str:
+    return f"{observed / expected:.0f} 倍" if expected >= 0.1 else "几乎不该出现"
+
+
 # --- Verdicts -----------------------------------------------------------------------
 
 
@@ -125,6 +202,7 @@ def says(m: Measure) -> str:
 # value, baseline, strong and weak thresholds, its figures, and these constants.
 _CONSTANTS = {
     "top": TOP_SUBNETS,
+    "sets": CO_CHOSEN_TOP,
     "dwell": FAST_DWELL_SECONDS,
     "seconds": SECONDS_FOLLOW_SECONDS,
     "minutes": FRESH_FOLLOW_SECONDS // 60,
@@ -200,6 +278,16 @@ _WORDS = {
         "单选占比",
         "只选一个案例：单选占 {value:.0%}，其余选票 {baseline:.0%}"
         "（≥ {weak:.0%} 可疑，≥ {strong:.0%} 强）",
+    ),
+    "fixed_size": (
+        "同一选择数（≥2 个）的选票占比",
+        "选择数整齐：{value:.0%} 的选票都正好选了 {cases:.0f} 个案例，其余选票 {baseline:.0%}"
+        "（≥ {weak:.0%} 可疑，≥ {strong:.0%} 强）",
+    ),
+    "co_chosen": (
+        "多选票中最常见的 {sets} 种组合占比",
+        "搭配雷同：多选的选票中 {value:.0%} 是最常见的 {sets} 种案例组合，"
+        "本案例其余选票 {baseline:.0%}（≥ {weak:.0%} 可疑，≥ {strong:.0%} 强）",
     ),
     "lockstep": (
         "同一小时同一组合的选票占比",

@@ -7,7 +7,7 @@ old numbers are not mixed with new ones.
 
 from zoneinfo import ZoneInfo
 
-DETECTOR_VERSION = "1.1"  # 1.1: quick unfollows (identity)
+DETECTOR_VERSION = "1.2"  # 1.1: quick unfollows (identity); 1.2: shared traits
 # Hours, nights and the reports' datetimes are Beijing time (UTC+8 all year).
 TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -26,6 +26,20 @@ FOCUS_MIN_SUBNET_VOTERS = 30  # a /24 gathers many addresses, so it needs more v
 FOCUS_MIN_SHARE = 0.8  # of the address's ballots include the case
 FRESH_FOLLOW_SECONDS = 600  # "freshly followed": voted within 10 minutes of following
 SLICE_MIN_BALLOTS = 25  # smaller slices are not scored: shares of a handful mean little
+# Shared traits (traits.py): bands of the values a ballot is counted under...
+DWELL_EDGES = (4, 8, 15, 30, 60, 120)  # seconds on the form
+REUSE_EDGES = (2, 4)  # accounts that voted from the ballot's device cookie
+HOUR_BAND_HOURS = 4  # Beijing hours of day per band
+MAX_BALLOT_SIZE = 5  # ballots naming this many cases or more are one value
+# ...a value is over-represented among a case's ballots with this many more than the
+# rest of the poll predicts, and this many times as many...
+TRAIT_VALUE_MIN_EXCESS = 10
+TRAIT_MIN_RATIO = 3.0
+# ...and a trait (its over-represented values together) is a finding with an excess of
+# at least a slice's worth of ballots and z = (obs − exp)/√(exp + 1) at least this.
+TRAIT_MIN_EXCESS = SLICE_MIN_BALLOTS
+TRAIT_MIN_Z = 5.0
+TRAIT_MAX_COMBINED = 3  # traits joined into one combined slice at most
 
 # --- Timing ---------------------------------------------------------------------------
 MIN_GAPS = 20  # fewer inter-arrival gaps give no usable IQR
@@ -110,6 +124,22 @@ LOCKSTEP_STRONG = 0.5
 LOCKSTEP_WEAK = 0.2
 LOCKSTEP_FACTOR_WEAK = 3.0
 
+# Fixed size: most ballots name the same number (≥ 2) of cases. Share of the commonest
+# multi-case size: at least the floor, and that size's share in the rest plus a margin.
+FIXED_SIZE_STRONG = 0.8
+FIXED_SIZE_MARGIN_STRONG = 0.5
+FIXED_SIZE_WEAK = 0.6
+FIXED_SIZE_MARGIN_WEAK = 0.3
+# Co-chosen set: the other cases on the slice's multi-case ballots are one of a few
+# sets. Share of the CO_CHOSEN_TOP commonest, against the same share among the case's
+# other multi-case ballots (both need CO_CHOSEN_MIN_BALLOTS of them).
+CO_CHOSEN_TOP = 2
+CO_CHOSEN_MIN_BALLOTS = 20
+CO_CHOSEN_STRONG = 0.7
+CO_CHOSEN_MARGIN_STRONG = 0.4
+CO_CHOSEN_WEAK = 0.5
+CO_CHOSEN_MARGIN_WEAK = 0.25
+
 # --- Baseline samples -----------------------------------------------------------------
 SAMPLE_REPEATS = 3  # random samples averaged per baseline
 SAMPLE_SEED = 20_261_126  # fixed: the same records always give the same report
@@ -118,8 +148,12 @@ SAMPLE_SEED = 20_261_126  # fixed: the same records always give the same report
 FLAG_MIN_FAMILIES = 3  # families with evidence (score ≥ 1)...
 FLAG_MIN_STRONG = 1  # ...of which this many strong (2) flag the case
 WATCH_MIN_FAMILIES = 2
-# Co-selected: on ≥ this share of a flagged slice's ballots...
-CO_SELECTED_MIN_SHARE = 0.5
+# Co-selected: on ≥ this share of a flagged slice's ballots (a farm may spread its
+# cover over two or three popular cases)...
+CO_SELECTED_MIN_SHARE = 0.3
+# ...and on this many times the share of the other ballots it is on (popular cases
+# are on many ballots of every slice)...
+CO_SELECTED_MIN_LIFT = 1.5
 # ...and inflated by it less than this × the case it was cast for.
 CO_SELECTED_SHARE_RATIO = 0.5
 

@@ -4,13 +4,16 @@ The design says "flag a case when a slice is strong in ≥ 3 families (one of th
 strong); watch at 2", which cannot be read literally. Interpretation: a slice with
 evidence (score ≥ 1) in ≥ FLAG_MIN_FAMILIES families, at least FLAG_MIN_STRONG of
 them strong (2), flags its case; evidence in ≥ WATCH_MIN_FAMILIES families (or in 3
-without a strong one) means watch; else clean. The family that selected the slice
-is skipped (SLICE_KINDS). A case's verdict is that of its best slice (highest
+without a strong one) means watch; else clean. The measures that read what
+selected the slice are not scored on it (`Candidate.skips`), and a family left
+without measures is skipped. A case's verdict is that of its best slice (highest
 score), the deciding slice.
 
 Farms add popular cases as camouflage. A flagged case C is co-selected when it
 rides in a flagged slice of another case P — C is on ≥ CO_SELECTED_MIN_SHARE of
-that slice's ballots, and the slice inflates C much less than P (slice ballots per
+that slice's ballots and on ≥ CO_SELECTED_MIN_LIFT × its share of the other
+ballots (a farm may spread its cover over two or three popular cases, and popular
+cases are on many ballots anyway), and the slice inflates C much less than P (slice ballots per
 vote the case has without them: < CO_SELECTED_SHARE_RATIO × P's) — and none of C's
 flagged slices is still flagged once P's slices are taken out of it. A case that is
 not flagged itself but rides on the deciding slice of a flagged case is co-selected
@@ -19,14 +22,15 @@ as well.
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ballots.detection import text
 from ballots.detection.measures import Slice, measure
 from ballots.detection.poll import Poll
 from ballots.detection.records import CLEAN, CO_SELECTED, FAMILIES, FLAGGED, WATCH, FamilyScore
-from ballots.detection.selectors import Candidate
+from ballots.detection.selectors import SELECTED_BY, Candidate
 from ballots.detection.thresholds import (
+    CO_SELECTED_MIN_LIFT,
     CO_SELECTED_MIN_SHARE,
     CO_SELECTED_SHARE_RATIO,
     FLAG_MIN_FAMILIES,
@@ -35,26 +39,28 @@ from ballots.detection.thresholds import (
     WATCH_MIN_FAMILIES,
 )
 
-# Slice kinds in order of preference when scores tie, with the families they skip.
-SLICE_KINDS = {
-    "address": ("network",),
-    "subnet": ("network",),
-    "burst": ("timing",),
-    "cohort": ("identity", "content"),
-}
-
 
 @dataclass
 class Evaluation:
     """A slice scored: each family's deciding measure, and the reasons in words."""
 
-    kind: str
-    description: str
-    indices: list[int]
+    candidate: Candidate
     families: list[FamilyScore]
     reasons: list[str]
     positive: int  # families with evidence (score ≥ 1)
     strong: int  # families scoring 2
+
+    @property
+    def kind(self) -> str:
+        return self.candidate.kind
+
+    @property
+    def description(self) -> str:
+        return self.candidate.description
+
+    @property
+    def indices(self) -> list[int]:
+        return self.candidate.indices
 
     @property
     def score(self) -> float:
@@ -70,19 +76,19 @@ class Evaluation:
 
 
 def evaluate(poll: Poll, candidate: Candidate) -> Evaluation:
-    """Score the slice in every family but those that selected it. A family scores
-    its best measure; every measure that scores adds a reason."""
-    skipped = SLICE_KINDS[candidate.kind]
-    s = Slice.of(poll, candidate.indices)
+    """Score the slice on every measure but those that read what selected it; a family
+    left without measures is skipped. A family scores its best measure; every measure
+    that scores adds a reason."""
+    s = Slice.of(poll, candidate.case, candidate.indices)
     families, reasons = [], [candidate.description]
     positive = strong = 0
     for name in FAMILIES:
-        if name in skipped:
+        found = measure(name, s, candidate.skips)
+        if not found:
             families.append(
                 FamilyScore(name, None, None, None, 0, metric=text.SKIPPED_METRIC, skipped=True)
             )
             continue
-        found = measure(name, s)
         best = max(found, key=lambda m: m.score)  # the first of the highest
         families.append(
             FamilyScore(
@@ -99,9 +105,7 @@ def evaluate(poll: Poll, candidate: Candidate) -> Evaluation:
         positive += best.score >= 1
         strong += best.score == 2
     return Evaluation(
-        candidate.kind,
-        candidate.description,
-        candidate.indices,
+        candidate,
         families,
         reasons,
         positive,
@@ -110,9 +114,24 @@ def evaluate(poll: Poll, candidate: Candidate) -> Evaluation:
 
 
 def best_first(evaluations: Iterable[Evaluation]) -> list[Evaluation]:
-    """Highest score first; on a tie the preferred kind (SLICE_KINDS), then the larger."""
-    kinds = list(SLICE_KINDS)
-    return sorted(evaluations, key=lambda e: (-e.score, kinds.index(e.kind), -len(e.indices)))
+    """The most serious verdict first; then the slices of the time, address and cohort
+    selectors before shared traits, whose slices may hold more of the case's honest
+    ballots (a ballot size, a dwell band); then the highest score, the preferred kind
+    (SELECTED_BY), the larger."""
+    kinds = list(SELECTED_BY)
+    return sorted(
+        evaluations,
+        key=lambda e: (
+            VERDICT_RANK[e.verdict],
+            e.kind == "traits",
+            -e.score,
+            kinds.index(e.kind),
+            -len(e.indices),
+        ),
+    )
+
+
+VERDICT_RANK = {FLAGGED: 0, WATCH: 1, CLEAN: 2}
 
 
 def co_selection(
@@ -134,15 +153,7 @@ def co_selection(
         for number, evaluated in evaluations.items()
         if verdicts[number] == FLAGGED
     }
-    riders = {
-        id(e): {
-            n
-            for n, count in Counter(c for i in e.indices for c in poll.records[i].cases).items()
-            if count >= CO_SELECTED_MIN_SHARE * len(e.indices)
-        }
-        for slices in flagged.values()
-        for e in slices
-    }
+    riders = {id(e): _riders(poll, totals, e) for slices in flagged.values() for e in slices}
     # The case a slice inflates most is its beneficiary: look at those first.
     order = sorted(flagged, key=lambda n: (-max(share(n, e) for e in flagged[n]), n))
     primaries: list[int] = []
@@ -161,7 +172,7 @@ def co_selection(
                     cover.update(other.indices)
         still_flagged = not hosts or any(
             len(rest) >= SLICE_MIN_BALLOTS
-            and evaluate(poll, Candidate(e.kind, e.description, rest)).verdict == FLAGGED
+            and evaluate(poll, replace(e.candidate, indices=rest)).verdict == FLAGGED
             for e in flagged[number]
             for rest in [[i for i in e.indices if i not in cover]]
         )
@@ -186,6 +197,20 @@ def co_selection(
         for values in table.values():
             values.sort()
     return co_selected, co_selected_with
+
+
+def _riders(poll: Poll, totals: dict[int, int], evaluation: Evaluation) -> set[int]:
+    """The cases on ≥ CO_SELECTED_MIN_SHARE of a slice's ballots, and on ≥
+    CO_SELECTED_MIN_LIFT times the share of the other ballots that they are on."""
+    size = len(evaluation.indices)
+    rest = poll.size - size
+    counts = Counter(c for i in evaluation.indices for c in poll.records[i].cases)
+    return {
+        number
+        for number, count in counts.items()
+        if count >= CO_SELECTED_MIN_SHARE * size
+        and (not rest or count / size >= CO_SELECTED_MIN_LIFT * (totals[number] - count) / rest)
+    }
 
 
 def case_reasons(

@@ -1,0 +1,258 @@
+"""Shared traits: what a case's ballots have in common that the rest of the poll does not.
+
+A paid "真人投票" service that spreads its votes over hundreds of residential
+networks at ordinary hours hides from the time and address selectors, but not from
+what its ballots share: a few seconds on the form, accounts followed a minute
+before voting, two user agents, the same size of ballot. So every ballot gets a
+value for each trait that does not depend on where it came from:
+
+- dwell: seconds on the form, in bands (DWELL_EDGES);
+- follow_lag: seconds from following to voting (FOLLOW_LAG_EDGES; unknown apart),
+  which is also the follower's age when they voted;
+- user_agent, and its family (ua_family: system, major version, WeChat version);
+- device_reuse: how many accounts voted from the ballot's device cookie;
+- ballot_size: how many cases it names (5 and more together);
+- hour: its Beijing hour of day, in bands of HOUR_BAND_HOURS.
+
+For a case, each trait's values are counted over the ballots that include it and
+compared with what the rest of the poll predicts for that many ballots: observed
+vs expected, as the burst selector does for hours. A value is over-represented
+when it has ≥ TRAIT_VALUE_MIN_EXCESS more ballots than expected and ≥
+TRAIT_MIN_RATIO times as many; a trait is a finding when its over-represented
+values together have an excess of ≥ TRAIT_MIN_EXCESS ballots, ≥ TRAIT_MIN_RATIO ×
+expected, and z = (obs − exp)/√(exp + 1) ≥ TRAIT_MIN_Z. Findings are then combined,
+strongest first, while the ballots that have them all stay over-represented against
+the rest of the poll's ballots that have them all.
+
+Each finding, and their combination, is a suspect slice. It is characterised by the
+measures that do not read the traits that selected it (READS): a slice picked for
+its dwell is not then called suspicious for its dwell.
+"""
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+
+from ballots.detection import text
+from ballots.detection.thresholds import (
+    DWELL_EDGES,
+    FOLLOW_LAG_EDGES,
+    HOUR_BAND_HOURS,
+    MAX_BALLOT_SIZE,
+    REUSE_EDGES,
+    TRAIT_MAX_COMBINED,
+    TRAIT_MIN_EXCESS,
+    TRAIT_MIN_RATIO,
+    TRAIT_MIN_Z,
+    TRAIT_VALUE_MIN_EXCESS,
+)
+
+TRAITS = ("dwell", "follow_lag", "user_agent", "ua_family", "device_reuse", "ballot_size", "hour")
+# The measures (measures.py keys) that read each trait: skipped on a slice it selected.
+READS = {
+    "dwell": frozenset({"fast_dwell"}),
+    "follow_lag": frozenset({"seconds_follow", "fresh_follow"}),
+    "user_agent": frozenset({"few_user_agents", "non_wechat"}),
+    "ua_family": frozenset({"few_user_agents", "non_wechat"}),
+    "device_reuse": frozenset({"shared_devices"}),
+    "ballot_size": frozenset({"single_choice", "fixed_size"}),
+    "hour": frozenset({"night_votes", "flat_day"}),
+}
+UNKNOWN = -1  # a follow lag we do not know
+
+_OS = (
+    (re.compile(r"iPhone OS (\d+)"), "iOS {}"),
+    (re.compile(r"Android (\d+)"), "Android {}"),
+    (re.compile(r"Windows"), "Windows"),
+    (re.compile(r"Mac OS X"), "macOS"),
+)
+_WECHAT = re.compile(r"MicroMessenger/(\d+\.\d+\.\d+)")
+
+
+def ua_family(user_agent: str) -> str:
+    """'Android 13 · 微信 8.0.44': the system, its major version and the WeChat version."""
+    system = "其他系统"
+    for pattern, label in _OS:
+        found = pattern.search(user_agent)
+        if found:
+            system = label.format(*found.groups())
+            break
+    wechat = _WECHAT.search(user_agent)
+    return f"{system} · {'微信 ' + wechat.group(1) if wechat else '非微信浏览器'}"
+
+
+def band(value: float, edges: Sequence[float]) -> int:
+    """The index of the band `value` falls in: 0 below edges[0], len(edges) from the last."""
+    position = 0
+    while position < len(edges) and value >= edges[position]:
+        position += 1
+    return position
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Traits whose over-represented values the case's ballots share: `values` per trait;
+    `observed` of the case's ballots have them all, `expected` by the rest of the poll."""
+
+    traits: tuple[str, ...]
+    values: tuple[frozenset, ...]
+    observed: int
+    expected: float
+    indices: tuple[int, ...]  # the case's ballots that have them all (Poll.records order)
+
+    @property
+    def excess(self) -> float:
+        return self.observed - self.expected
+
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset().union(*(READS[t] for t in self.traits))
+
+
+class TraitTable:
+    """Every ballot's value for each trait, computed once per poll, with the poll's counts."""
+
+    def __init__(self, poll):
+        self.poll = poll
+        records = poll.records
+        self.labels: dict[str, dict[int, str]] = {trait: {} for trait in TRAITS}
+        agents = self._ids("user_agent", (r.user_agent for r in records), _short_agent)
+        families = self._ids("ua_family", (r.user_agent for r in records), ua_family, key=ua_family)
+        accounts = Counter()
+        seen = set()
+        for i, record in enumerate(records):
+            pair = (poll.device[i], record.follower_id)
+            if pair not in seen:
+                seen.add(pair)
+                accounts[poll.device[i]] += 1
+        self.codes: dict[str, list[int]] = {
+            "dwell": [band(d, DWELL_EDGES) for d in poll.dwell],
+            "follow_lag": [
+                UNKNOWN if lag is None else band(lag, FOLLOW_LAG_EDGES) for lag in poll.follow_lag
+            ],
+            "user_agent": agents,
+            "ua_family": families,
+            "device_reuse": [band(accounts[device], REUSE_EDGES) for device in poll.device],
+            "ballot_size": [min(len(r.cases), MAX_BALLOT_SIZE) for r in records],
+            "hour": [hour // HOUR_BAND_HOURS for hour in poll.local_hour],
+        }
+        self.totals = {trait: Counter(codes) for trait, codes in self.codes.items()}
+        self._index: dict[tuple[str, int], list[int]] = {}
+
+    def _ids(self, trait, values, label, key=None) -> list[int]:
+        """Small integer ids for a trait's string values; their labels for the page."""
+        ids: dict[str, int] = {}
+        labels = self.labels[trait]
+        codes = []
+        for value in values:
+            name = key(value) if key else value
+            code = ids.get(name)
+            if code is None:
+                code = ids[name] = len(ids)
+                labels[code] = label(value)
+            codes.append(code)
+        return codes
+
+    def index(self, trait: str, value: int) -> list[int]:
+        """The poll's ballots with this value of the trait (built on first use)."""
+        key = (trait, value)
+        if key not in self._index:
+            self._index[key] = [i for i, code in enumerate(self.codes[trait]) if code == value]
+        return self._index[key]
+
+    def findings(self, number: int) -> list[Finding]:
+        """The case's traits with over-represented values, largest excess first."""
+        poll = self.poll
+        own = poll.by_case.get(number, [])
+        rest = poll.size - len(own)
+        if len(own) < TRAIT_MIN_EXCESS or rest <= 0:
+            return []
+        scale = len(own) / rest
+        found = []
+        for trait in TRAITS:
+            codes = self.codes[trait]
+            counts = Counter(itemgetter(*own)(codes))
+            totals = self.totals[trait]
+            values, observed, expected = set(), 0, 0.0
+            for value, count in counts.items():
+                predicted = (totals[value] - count) * scale
+                if count - predicted >= TRAIT_VALUE_MIN_EXCESS and count >= (
+                    TRAIT_MIN_RATIO * predicted
+                ):
+                    values.add(value)
+                    observed += count
+                    expected += predicted
+            if values and _over(observed, expected):
+                indices = tuple(i for i in own if codes[i] in values)
+                found.append(Finding((trait,), (frozenset(values),), observed, expected, indices))
+        found.sort(key=lambda f: (-f.excess, TRAITS.index(f.traits[0])))
+        return found
+
+    def combine(self, number: int, findings: list[Finding]) -> Finding | None:
+        """The strongest finding joined by the next ones while the ballots that have them
+        all stay over-represented against the rest of the poll's; None if none joins."""
+        if len(findings) < 2:
+            return None
+        poll = self.poll
+        own = poll.by_case[number]
+        scale = len(own) / (poll.size - len(own))
+        combined = findings[0]
+        for finding in findings[1:]:
+            if len(combined.traits) >= TRAIT_MAX_COMBINED:
+                break
+            trait, values = finding.traits[0], finding.values[0]
+            codes = self.codes[trait]
+            indices = tuple(i for i in combined.indices if codes[i] in values)
+            if len(indices) < TRAIT_MIN_EXCESS:
+                continue
+            traits, all_values = (*combined.traits, trait), (*combined.values, values)
+            others = self._rest_with(number, traits, all_values)
+            if _over(len(indices), others * scale):
+                combined = Finding(traits, all_values, len(indices), others * scale, indices)
+        return combined if len(combined.traits) > 1 else None
+
+    def _rest_with(self, number: int, traits, values) -> int:
+        """How many ballots without the case have every trait's values, scanning the
+        rarest trait's ballots only."""
+        poll = self.poll
+
+        def size(position: int) -> int:
+            return sum(self.totals[traits[position]][v] for v in values[position])
+
+        rarest = min(range(len(traits)), key=size)
+        checks = [(self.codes[t], v) for t, v in zip(traits, values, strict=True)]
+        count = 0
+        for value in values[rarest]:
+            for i in self.index(traits[rarest], value):
+                if number not in poll.records[i].cases and all(c[i] in v for c, v in checks):
+                    count += 1
+        return count
+
+    def describe(self, finding: Finding) -> list[tuple[str, list[str]]]:
+        """(trait, its over-represented values' labels) for each trait of a finding."""
+        return [
+            (trait, sorted({self.label(trait, v) for v in values}))
+            for trait, values in zip(finding.traits, finding.values, strict=True)
+        ]
+
+    def label(self, trait: str, value: int) -> str:
+        return text.trait_value(trait, value, self.labels[trait])
+
+
+def _over(observed: float, expected: float) -> bool:
+    excess = observed - expected
+    return (
+        excess >= TRAIT_MIN_EXCESS
+        and observed >= TRAIT_MIN_RATIO * expected
+        and excess / math.sqrt(expected + 1) >= TRAIT_MIN_Z
+    )
+
+
+def _short_agent(user_agent: str) -> str:
+    """A user agent as the page shows it: its family and, for Android, the phone model."""
+    model = re.search(r"Android \d+; ([^;)]+?)(?: Build/|[;)])", user_agent)
+    family = ua_family(user_agent)
+    return f"{family} · {model.group(1)}" if model else family
