@@ -38,19 +38,21 @@ from django.conf import settings
 from django.db import transaction
 
 from ballots import network
+from ballots.detection import BallotRecord
 from ballots.models import Ballot, Choice, new_receipt_code
 from ballots.models import Follower as FollowerModel
 from ballots.rules import voting_rules
 from ballots.services import new_ballot
 from cases.catalogue import load as load_catalogue
-from cases.models import Batch
+from cases.models import Batch, Case
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SIMULATED_BACKEND = "simulated"
 ATTACKS = ("script", "proxy", "farm", "drip")  # written unless --attacks says otherwise
 # Every attack the simulator knows; "churn" only when asked for (see `churn`).
 ALL_ATTACKS = (*ATTACKS, "churn")
-TRAPS = ("village", "viral")
+TRAPS = ("village", "viral")  # written unless --traps says otherwise
+ALL_TRAPS = TRAPS
 HONEST = "honest"
 
 DEFAULT_DAYS = 5
@@ -205,13 +207,17 @@ class Scenario:
     start: datetime
     end: datetime
     targets: dict[str, int]  # attack name → the case it boosts
-    decoys: list[int]  # popular cases the farm adds as camouflage
+    decoys: list[int]  # popular cases the requested attacks add as camouflage (all of them)
     village_case: int  # trap: one Wi-Fi, one evening
     viral_case: int  # trap: a real surge
     counts: dict[str, int]  # ballots written per kind ("honest", "village", "script", …)
-    ballot_ids: dict[str, list[int]] = field(default_factory=dict)  # per kind, honest excluded
+    # Per kind, honest excluded: the ballots' primary keys, or the records' ids in
+    # `simulate_records`.
+    ballot_ids: dict[str, list[int]] = field(default_factory=dict)
     followers: int = 0
     popularity: list[int] = field(default_factory=list)  # case numbers, most popular first
+    trap_cases: dict[str, int] = field(default_factory=dict)  # trap name → its case
+    decoys_of: dict[str, list[int]] = field(default_factory=dict)  # attack → its decoys
 
     @property
     def total(self) -> int:
@@ -220,6 +226,34 @@ class Scenario:
     @property
     def attacked_cases(self) -> set[int]:
         return set(self.targets.values())
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the site offers a voter in a batch, all the simulator needs to know of it:
+    the cases a ballot may name (in number order: the roles are drawn from this
+    order), how many it must and may name, and how often a follower may vote.
+    `offer_for` reads it from the database; `simulate_records` needs nothing else."""
+
+    cases: tuple[int, ...]
+    min_choices: int
+    max_choices: int
+    frequency: str = Batch.Frequency.DAILY  # "daily" or "once"
+    batch: int = 0  # the batch's number, for the Scenario and messages
+
+
+def offer_for(batch: Batch, end: datetime) -> Offer:
+    """The batch's offer as the site decides it when the poll ends: its votable cases
+    (`cases.catalogue`) and choice limits (`ballots.rules`)."""
+    numbers = tuple(case.number for case in load_catalogue(batch).votable)
+    rules = voting_rules(batch, len(numbers), end)
+    return Offer(
+        cases=numbers,
+        min_choices=rules.min_choices,
+        max_choices=rules.max_choices,
+        frequency=Batch.Frequency(batch.frequency),
+        batch=batch.number,
+    )
 
 
 def random_for(seed: int, part: str) -> random.Random:
@@ -407,35 +441,22 @@ def _device_id(rng: random.Random) -> str:
 
 # --- Writing -----------------------------------------------------------------------
 
+USER_AGENT_MAX_LENGTH = Ballot._meta.get_field("user_agent").max_length
 
-class _Writer:
-    """Buffers ballots and writes them (and their choices) in chunks.
 
-    The rows come from the site's `new_ballot`; what is the simulator's own is only
-    what a browser would have sent (times, address, user agent, device, form nonce)
-    and a receipt drawn by the site's rule from a seeded generator."""
+class _Sink:
+    """Where the generated traffic goes: the same stream of followers, ballots and
+    unfollows, whichever sink receives it. Counts ballots per kind and per case (the
+    small attack sizes itself on what its case already has)."""
 
-    def __init__(self, batch: Batch, seed: int, case_ids: dict[int, int], chunk_size: int):
-        self.batch = batch
-        self.case_ids = case_ids
-        self.chunk_size = chunk_size
-        self.pending: list[tuple] = []
+    def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-        self.ids: dict[str, list[int]] = {}
-        self.written = 0
-        digest = hashlib.sha256(f"{batch.number}:{seed}".encode()).digest()
-        self.salt = digest[:8].hex()
-        self.receipt_rng = random_for(seed, "receipts")
-        self.receipts: set[str] = set()
+        self.ids: dict[str, list[int]] = {}  # per kind, honest excluded
+        self.case_counts: dict[int, int] = {}
 
-    def receipt(self) -> str:
-        """A reproducible receipt code, never one this run has already used (a repeat
-        is as unlikely as on the site, but would lose the whole run to IntegrityError)."""
-        while True:
-            code = new_receipt_code(self.receipt_rng)
-            if code not in self.receipts:
-                self.receipts.add(code)
-                return code
+    def followers(self, kind: str, followed: Sequence[float]) -> list[int]:
+        """New followers of one kind (their follow timestamps); returns their ids."""
+        raise NotImplementedError
 
     def add(
         self,
@@ -448,7 +469,66 @@ class _Writer:
         device_id: str,
         cases: Sequence[int],
     ) -> None:
-        self.pending.append((kind, follower_id, cast, dwell, address, user_agent, device_id, cases))
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        for number in cases:
+            self.case_counts[number] = self.case_counts.get(number, 0) + 1
+        self.store(kind, (follower_id, cast, dwell, address, user_agent, device_id, cases))
+
+    def store(self, kind: str, ballot: tuple) -> None:
+        raise NotImplementedError
+
+    def finish(self, unfollowed: dict[int, float]) -> None:
+        """Everything is generated; `unfollowed` maps follower ids to unfollow times."""
+        raise NotImplementedError
+
+
+class _DatabaseSink(_Sink):
+    """Writes followers, ballots and choices through the models, in chunks.
+
+    The rows come from the site's `new_ballot`; what is the simulator's own is only
+    what a browser would have sent (times, address, user agent, device, form nonce)
+    and a receipt drawn by the site's rule from a seeded generator."""
+
+    def __init__(self, batch: Batch, seed: int, offer: Offer, chunk_size: int):
+        super().__init__()
+        self.batch = batch
+        self.prefix = follower_prefix(batch, seed)
+        self.case_ids = dict(
+            Case.objects.filter(batch=batch, number__in=offer.cases).values_list("number", "pk")
+        )
+        self.chunk_size = chunk_size
+        self.pending: list[tuple] = []
+        self.written = 0
+        digest = hashlib.sha256(f"{batch.number}:{seed}".encode()).digest()
+        self.salt = digest[:8].hex()
+        self.receipt_rng = random_for(seed, "receipts")
+        self.receipts: set[str] = set()
+
+    def followers(self, kind: str, followed: Sequence[float]) -> list[int]:
+        pks: list[int] = []
+        for offset in range(0, len(followed), CHUNK_SIZE):
+            chunk = [
+                FollowerModel(
+                    backend=SIMULATED_BACKEND,
+                    key=f"{self.prefix}-{kind}-{offset + i:05d}",
+                    followed_at=datetime.fromtimestamp(moment, BEIJING),
+                )
+                for i, moment in enumerate(followed[offset : offset + CHUNK_SIZE])
+            ]
+            pks.extend(f.pk for f in FollowerModel.objects.bulk_create(chunk))
+        return pks
+
+    def receipt(self) -> str:
+        """A reproducible receipt code, never one this run has already used (a repeat
+        is as unlikely as on the site, but would lose the whole run to IntegrityError)."""
+        while True:
+            code = new_receipt_code(self.receipt_rng)
+            if code not in self.receipts:
+                self.receipts.add(code)
+                return code
+
+    def store(self, kind: str, ballot: tuple) -> None:
+        self.pending.append((kind, *ballot))
         if len(self.pending) >= self.chunk_size:
             self.flush()
 
@@ -476,38 +556,87 @@ class _Writer:
         Ballot.objects.bulk_create(ballots)
         choices = []
         for ballot, (kind, *_, cases) in zip(ballots, self.pending, strict=True):
-            self.counts[kind] = self.counts.get(kind, 0) + 1
             if kind != HONEST:
                 self.ids.setdefault(kind, []).append(ballot.pk)
             choices.extend(Choice(ballot_id=ballot.pk, case_id=self.case_ids[n]) for n in cases)
         Choice.objects.bulk_create(choices)
         self.pending.clear()
 
-
-def _create_followers(prefix: str, kind: str, followed: Sequence[float]) -> list[int]:
-    """Followers for one kind of traffic, in chunks; returns their primary keys."""
-    pks: list[int] = []
-    for offset in range(0, len(followed), CHUNK_SIZE):
-        chunk = [
-            FollowerModel(
-                backend=SIMULATED_BACKEND,
-                key=f"{prefix}-{kind}-{offset + i:05d}",
-                followed_at=datetime.fromtimestamp(moment, BEIJING),
-            )
-            for i, moment in enumerate(followed[offset : offset + CHUNK_SIZE])
+    def finish(self, unfollowed: dict[int, float]) -> None:
+        """The last ballots, then the unfollow times as WeChat's pushed unfollow events
+        would set them (`ballots.follow.wechat.record_event`)."""
+        self.flush()
+        rows = [
+            FollowerModel(pk=pk, unfollowed_at=datetime.fromtimestamp(moment, BEIJING))
+            for pk, moment in sorted(unfollowed.items())
         ]
-        pks.extend(f.pk for f in FollowerModel.objects.bulk_create(chunk))
-    return pks
+        FollowerModel.objects.bulk_update(rows, ["unfollowed_at"], batch_size=CHUNK_SIZE)
 
 
-def _record_unfollows(unfollowed: dict[int, float]) -> None:
-    """Set followers' unfollow times (follower pk → timestamp), in chunks, as WeChat's
-    pushed unfollow events would (`ballots.follow.wechat.record_event`)."""
-    rows = [
-        FollowerModel(pk=pk, unfollowed_at=datetime.fromtimestamp(moment, BEIJING))
-        for pk, moment in sorted(unfollowed.items())
-    ]
-    FollowerModel.objects.bulk_update(rows, ["unfollowed_at"], batch_size=CHUNK_SIZE)
+class _RecordSink(_Sink):
+    """Builds the `BallotRecord`s the detector would read had the poll been written
+    (`ballots.evidence.load_records`): follower and ballot ids from counters, the
+    networks and cut user agent as `new_ballot` stores them, Beijing-aware times.
+    Repeated strings are shared between records, as `load_records` shares them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.followed: list[float] = [0.0]  # follower id → follow timestamp; ids from 1
+        self.pending: list[tuple] = []
+        self.records: list[BallotRecord] = []
+
+    def followers(self, kind: str, followed: Sequence[float]) -> list[int]:
+        first = len(self.followed)
+        self.followed.extend(followed)
+        return list(range(first, len(self.followed)))
+
+    def store(self, kind: str, ballot: tuple) -> None:
+        ballot_id = len(self.pending) + 1
+        self.pending.append((ballot_id, *ballot))
+        if kind != HONEST:
+            self.ids.setdefault(kind, []).append(ballot_id)
+
+    def finish(self, unfollowed: dict[int, float]) -> None:
+        followed_at: dict[int, datetime] = {}
+        unfollowed_at = {
+            pk: datetime.fromtimestamp(moment, BEIJING) for pk, moment in unfollowed.items()
+        }
+        shared: dict[str, str] = {}
+        networks: dict[network.IPAddress, tuple[str, str]] = {}
+        records = []
+        for ballot_id, follower_id, cast, dwell, address, agent, device, cases in self.pending:
+            follow = followed_at.get(follower_id)
+            if follow is None:
+                follow = followed_at[follower_id] = datetime.fromtimestamp(
+                    self.followed[follower_id], BEIJING
+                )
+            nets = networks.get(address)
+            if nets is None:
+                net, subnet = network.address_network(address), network.address_subnet(address)
+                nets = networks[address] = (
+                    shared.setdefault(net, net),
+                    shared.setdefault(subnet, subnet),
+                )
+            agent = agent[:USER_AGENT_MAX_LENGTH]
+            cast_at = datetime.fromtimestamp(cast, BEIJING)
+            records.append(
+                BallotRecord(
+                    id=ballot_id,
+                    cast_at=cast_at,
+                    follower_id=follower_id,
+                    followed_at=follow,
+                    ip_network=nets[0],
+                    ip_subnet=nets[1],
+                    user_agent=shared.setdefault(agent, agent),
+                    device_id=shared.setdefault(device, device),
+                    form_served_at=cast_at - timedelta(seconds=dwell),
+                    cases=tuple(sorted(cases)),
+                    unfollowed_at=unfollowed_at.get(follower_id),
+                )
+            )
+        records.sort(key=lambda record: (record.cast_at, record.id))
+        self.records = records
+        self.pending.clear()
 
 
 # --- The simulation ----------------------------------------------------------------
@@ -532,29 +661,29 @@ class _Honest:
 class _Simulation:
     def __init__(
         self,
-        batch: Batch,
+        offer: Offer,
         seed: int,
         attacks: Sequence[str],
+        traps: Sequence[str],
         days: int,
         ballots: int,
         end: datetime,
-        chunk_size: int,
+        sink: _Sink,
     ):
-        self.batch, self.seed, self.attacks = batch, seed, list(attacks)
+        self.offer, self.seed = offer, seed
+        self.attacks, self.traps = list(attacks), list(traps)
         self.ballots = ballots
         self.end_at = end
         self.start_at = end - timedelta(days=days)
         self.calendar = _Calendar(self.start_at, self.end_at)
-        self.prefix = follower_prefix(batch, seed)
+        self.once = offer.frequency == Batch.Frequency.ONCE
         # The cases a ballot may name, and how many, as the site decides them.
-        votable = load_catalogue(batch).votable
-        self.case_ids = {case.number: case.pk for case in votable}
-        numbers = [case.number for case in votable]
-        rules = voting_rules(batch, len(numbers), end)
-        self.min_choices, self.max_choices = rules.min_choices, rules.max_choices
+        numbers = list(offer.cases)
+        self.min_choices, self.max_choices = offer.min_choices, offer.max_choices
         if len(numbers) < self.cases_needed() or self.min_choices > len(numbers):
+            which = f"第{offer.batch}批" if offer.batch else "本批"
             raise SimulationError(
-                f"第{batch.number}批可投票的案例只有 {len(numbers)} 个，"
+                f"{which}可投票的案例只有 {len(numbers)} 个，"
                 f"这次模拟至少需要 {self.cases_needed()} 个。"
             )
         roles = random_for(seed, "roles")
@@ -578,10 +707,12 @@ class _Simulation:
         # Drawn last, so the other roles are what they were before churn existed.
         spare = [n for n in lower if n not in picked and n != self.viral_case]
         self.all_targets["churn"] = roles.choice(spare)
+        self.trap_cases = {"village": self.village_case, "viral": self.viral_case}
+        self.decoys_of: dict[str, list[int]] = {"farm": list(self.decoys)}
         self.addresses = _Addresses(random_for(seed, "addresses"), ballots)
         self.user_agents, ua_weights = _user_agents(random_for(seed, "user-agents"))
         self.ua_cumulative = list(_accumulate(ua_weights))
-        self.writer = _Writer(batch, seed, self.case_ids, chunk_size)
+        self.writer = sink
         self.followers = 0
         self.unfollowed: dict[int, float] = {}  # follower pk → when they unfollowed
 
@@ -591,26 +722,29 @@ class _Simulation:
 
     def run(self) -> Scenario:
         self.honest()
-        self.village()
-        self.viral()
+        for trap in ALL_TRAPS:
+            if trap in self.traps:
+                getattr(self, trap)()
         for attack in ALL_ATTACKS:
             if attack in self.attacks:
                 getattr(self, attack)()
-        self.writer.flush()
-        _record_unfollows(self.unfollowed)
+        self.writer.finish(self.unfollowed)
+        decoys_of = {a: list(self.decoys_of.get(a, [])) for a in ALL_ATTACKS if a in self.attacks}
         return Scenario(
-            batch=self.batch.number,
+            batch=self.offer.batch,
             seed=self.seed,
             start=self.start_at,
             end=self.end_at,
             targets={a: self.all_targets[a] for a in ALL_ATTACKS if a in self.attacks},
-            decoys=list(self.decoys) if "farm" in self.attacks else [],
+            decoys=list(dict.fromkeys(n for cases in decoys_of.values() for n in cases)),
             village_case=self.village_case,
             viral_case=self.viral_case,
             counts=dict(self.writer.counts),
             ballot_ids=self.writer.ids,
             followers=self.followers,
             popularity=list(self.popularity),
+            trap_cases={t: self.trap_cases[t] for t in ALL_TRAPS if t in self.traps},
+            decoys_of=decoys_of,
         )
 
     # Choices --------------------------------------------------------------------
@@ -682,7 +816,7 @@ class _Simulation:
     def honest(self) -> None:
         rng = random_for(self.seed, HONEST)
         calendar = self.calendar
-        once = self.batch.frequency == Batch.Frequency.ONCE
+        once = self.once
         profiles: list[_Honest] = []
         followed: list[float] = []
         expected = 0.0
@@ -718,9 +852,7 @@ class _Simulation:
                 stay_away = math.prod(1 - daily * mass for mass in calendar.mass)
                 expected += (1 - stay_away) if once else daily * sum(calendar.mass)
             profiles.append(profile)
-        for profile, pk in zip(
-            profiles, _create_followers(self.prefix, HONEST, followed), strict=True
-        ):
+        for profile, pk in zip(profiles, self.writer.followers(HONEST, followed), strict=True):
             profile.pk = pk
         self.followers += len(profiles)
 
@@ -777,7 +909,7 @@ class _Simulation:
     ) -> list[int]:
         """One new follower per ballot; `follow(cast, dwell)` says when they followed."""
         followed = [follow(cast, dwell) for cast, dwell in zip(casts, dwells, strict=True)]
-        pks = _create_followers(self.prefix, kind, followed)
+        pks = self.writer.followers(kind, followed)
         self.followers += len(pks)
         return pks
 
@@ -1019,11 +1151,32 @@ def has_real_ballots(batch: Batch) -> bool:
     return Ballot.objects.filter(batch=batch).exclude(follower__backend=SIMULATED_BACKEND).exists()
 
 
+def _check(attacks: Sequence[str], traps: Sequence[str], days: int, ballots: int, end: datetime):
+    """Refuse what cannot be simulated, with a message for the command's user."""
+    for names, known, what in ((attacks, ALL_ATTACKS, "攻击"), (traps, ALL_TRAPS, "陷阱")):
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise SimulationError(
+                f"未知的{what}类型：{', '.join(unknown)}。可选：{', '.join(known)}。"
+            )
+    if days < 1 or ballots < 1:
+        raise SimulationError("天数和选票数都必须是正整数。")
+    if end.tzinfo is None:
+        raise SimulationError("结束时间必须带时区。")
+    minimum = settings.CASEVOTE_MIN_DWELL_SECONDS
+    if fastest_dwell() < minimum:
+        raise SimulationError(
+            f"本站要求选票表单至少停留 {minimum} 秒（CASEVOTE_MIN_DWELL_SECONDS），"
+            f"模拟中最快的只停留 {fastest_dwell()} 秒，本站不会收下这样的选票。"
+        )
+
+
 def simulate(
     batch: Batch,
     *,
     seed: int,
     attacks: Sequence[str] = ATTACKS,
+    traps: Sequence[str] = TRAPS,
     days: int = DEFAULT_DAYS,
     ballots: int = DEFAULT_BALLOTS,
     end: datetime,
@@ -1036,24 +1189,34 @@ def simulate(
     seed was already simulated for it. Checking for real ballots is the caller's
     business (the command refuses without --force).
     """
-    unknown = sorted(set(attacks) - set(ALL_ATTACKS))
-    if unknown:
-        raise SimulationError(
-            f"未知的攻击类型：{', '.join(unknown)}。可选：{', '.join(ALL_ATTACKS)}。"
-        )
-    if days < 1 or ballots < 1:
-        raise SimulationError("天数和选票数都必须是正整数。")
-    if end.tzinfo is None:
-        raise SimulationError("结束时间必须带时区。")
-    minimum = settings.CASEVOTE_MIN_DWELL_SECONDS
-    if fastest_dwell() < minimum:
-        raise SimulationError(
-            f"本站要求选票表单至少停留 {minimum} 秒（CASEVOTE_MIN_DWELL_SECONDS），"
-            f"模拟中最快的只停留 {fastest_dwell()} 秒，本站不会收下这样的选票。"
-        )
+    _check(attacks, traps, days, ballots, end)
     if already_simulated(batch, seed):
         raise SimulationError(
             f"第{batch.number}批已经用种子 {seed} 模拟过，换一个 --seed（模拟数据不会被删除）。"
         )
+    offer = offer_for(batch, end)
     with transaction.atomic():
-        return _Simulation(batch, seed, attacks, days, ballots, end, chunk_size).run()
+        sink = _DatabaseSink(batch, seed, offer, chunk_size)
+        return _Simulation(offer, seed, attacks, traps, days, ballots, end, sink).run()
+
+
+def simulate_records(
+    offer: Offer,
+    *,
+    seed: int,
+    attacks: Sequence[str] = ATTACKS,
+    traps: Sequence[str] = TRAPS,
+    days: int = DEFAULT_DAYS,
+    ballots: int = DEFAULT_BALLOTS,
+    end: datetime,
+) -> tuple[Scenario, list[BallotRecord]]:
+    """The same poll as `simulate` would write for a batch with this offer, as the
+    detector's records (sorted by cast time, then id), without a database: for
+    running the detector over hundreds of polls. Follower and ballot ids count from
+    1; `Scenario.ballot_ids` holds the records' ids."""
+    _check(attacks, traps, days, ballots, end)
+    if offer.frequency not in Batch.Frequency.values:
+        raise SimulationError(f"未知的投票频率：{offer.frequency}。")
+    sink = _RecordSink()
+    scenario = _Simulation(offer, seed, attacks, traps, days, ballots, end, sink).run()
+    return scenario, sink.records
