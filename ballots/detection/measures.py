@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ballots.detection.poll import Crowd, Poll, cv
+from ballots.detection.poll import Crowd, Poll, cv, top_sets_share
 from ballots.detection.thresholds import (
     ACCOUNTS_PER_DEVICE_FACTOR_STRONG,
     ACCOUNTS_PER_DEVICE_FACTOR_WEAK,
@@ -375,13 +375,13 @@ def co_chosen(s: Slice) -> Measure | None:
     picked from a list), against the case's other multi-case ballots (or the poll's
     when the case has too few). None with too few multi-case ballots."""
     poll = s.poll
-    value = poll.top_sets_share(s.indices)
+    inside = poll.multi_sets(s.indices)
+    value = top_sets_share(inside)
     if value is None:
         return None
-    inside = set(s.indices)
-    baseline = poll.top_sets_share([i for i in poll.by_case[s.case] if i not in inside])
+    baseline = top_sets_share(poll.case_sets(s.case) - inside)
     if baseline is None:
-        baseline = poll.poll_sets_share
+        baseline = top_sets_share(poll.poll_sets) or 0.0
     return Measure(
         "co_chosen",
         value,

@@ -118,6 +118,7 @@ class Poll:
         self.hour_cv = cv(self.hour_of_day(range(self.size)))
         self.size_counts = Counter(self.ballot_size)
         self._samples: dict[int, Crowd] = {}
+        self._case_sets: dict[int, Counter] = {}
 
     def _lockstep(self) -> list[bool]:
         in_hour = Counter(
@@ -163,19 +164,20 @@ class Poll:
         rest = self.size - slice_size
         return (self.size_counts[size] - inside) / rest if rest else inside / slice_size
 
-    def top_sets_share(self, indices: Iterable[int]) -> float | None:
-        """The share of these ballots' multi-case ones naming one of the CO_CHOSEN_TOP
-        commonest sets of cases; None with fewer than CO_CHOSEN_MIN_BALLOTS of them."""
-        sets = Counter(self.records[i].cases for i in indices if self.ballot_size[i] > 1)
-        total = sum(sets.values())
-        if total < CO_CHOSEN_MIN_BALLOTS:
-            return None
-        return sum(count for _, count in sets.most_common(CO_CHOSEN_TOP)) / total
+    def multi_sets(self, indices: Iterable[int]) -> Counter:
+        """How many of these ballots name each set of cases, multi-case ballots only."""
+        return Counter(self.records[i].cases for i in indices if self.ballot_size[i] > 1)
+
+    def case_sets(self, number: int) -> Counter:
+        """`multi_sets` of all the case's ballots, counted once per case."""
+        if number not in self._case_sets:
+            self._case_sets[number] = self.multi_sets(self.by_case.get(number, []))
+        return self._case_sets[number]
 
     @cached_property
-    def poll_sets_share(self) -> float:
-        """`top_sets_share` over the whole poll (0 without enough multi-case ballots)."""
-        return self.top_sets_share(range(self.size)) or 0.0
+    def poll_sets(self) -> Counter:
+        """`multi_sets` of the whole poll."""
+        return self.multi_sets(range(self.size))
 
     def voters(self, indices: Iterable[int]) -> list[int]:
         """Each follower's first ballot among `indices`."""
@@ -223,6 +225,15 @@ class Poll:
                 **{name: statistics.fmean(getattr(run, name) for run in runs) for name in averaged},
             )
         return self._samples[voters]
+
+
+def top_sets_share(sets: Counter) -> float | None:
+    """The share of multi-case ballots (`Poll.multi_sets`) naming one of the
+    CO_CHOSEN_TOP commonest sets; None with fewer than CO_CHOSEN_MIN_BALLOTS."""
+    total = sum(sets.values())
+    if total < CO_CHOSEN_MIN_BALLOTS:
+        return None
+    return sum(count for _, count in sets.most_common(CO_CHOSEN_TOP)) / total
 
 
 def hour_start(hour: int) -> datetime:

@@ -15,8 +15,10 @@ value for each trait that does not depend on where it came from:
 - hour: its Beijing hour of day, in bands of HOUR_BAND_HOURS.
 
 For a case, each trait's values are counted over the ballots that include it and
-compared with what the rest of the poll predicts for that many ballots: observed
-vs expected, as the burst selector does for hours. A value is over-represented
+compared with what the rest of the poll predicts for that many ballots (its
+ballots weighted by the cases they name: a five-case ballot is five times as
+likely to include the case): observed vs expected, as the burst selector does for
+hours. A value is over-represented
 when it has ≥ TRAIT_VALUE_MIN_EXCESS more ballots than expected and ≥
 TRAIT_MIN_RATIO times as many; a trait is a finding when its over-represented
 values together have an excess of ≥ TRAIT_MIN_EXCESS ballots, ≥ TRAIT_MIN_RATIO ×
@@ -31,10 +33,11 @@ its dwell is not then called suspicious for its dwell.
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import partial
+from operator import attrgetter, itemgetter
 
 from ballots.detection import text
 from ballots.detection.thresholds import (
@@ -84,14 +87,6 @@ def ua_family(user_agent: str) -> str:
     return f"{system} · {'微信 ' + wechat.group(1) if wechat else '非微信浏览器'}"
 
 
-def band(value: float, edges: Sequence[float]) -> int:
-    """The index of the band `value` falls in: 0 below edges[0], len(edges) from the last."""
-    position = 0
-    while position < len(edges) and value >= edges[position]:
-        position += 1
-    return position
-
-
 @dataclass(frozen=True)
 class Finding:
     """Traits whose over-represented values the case's ballots share: `values` per trait;
@@ -118,43 +113,41 @@ class TraitTable:
     def __init__(self, poll):
         self.poll = poll
         records = poll.records
-        self.labels: dict[str, dict[int, str]] = {trait: {} for trait in TRAITS}
-        agents = self._ids("user_agent", (r.user_agent for r in records), _short_agent)
-        families = self._ids("ua_family", (r.user_agent for r in records), ua_family, key=ua_family)
-        accounts = Counter()
-        seen = set()
-        for i, record in enumerate(records):
-            pair = (poll.device[i], record.follower_id)
-            if pair not in seen:
-                seen.add(pair)
-                accounts[poll.device[i]] += 1
+        agents = list(map(attrgetter("user_agent"), records))
+        # Ids per distinct string, looked up with C-level maps: a million ballots
+        # share a few thousand user agents.
+        distinct = sorted(set(agents))
+        agent_ids = {agent: code for code, agent in enumerate(distinct)}
+        family_names = sorted({ua_family(agent) for agent in distinct})
+        family_ids = {name: code for code, name in enumerate(family_names)}
+        family_of = {agent: family_ids[ua_family(agent)] for agent in distinct}
+        self.labels: dict[str, dict[int, str]] = {
+            "user_agent": {code: _short_agent(agent) for agent, code in agent_ids.items()},
+            "ua_family": dict(enumerate(family_names)),
+        }
+        accounts = Counter(
+            d
+            for d, _ in set(zip(poll.device, map(attrgetter("follower_id"), records), strict=True))
+        )
+        reuse = {device: bisect_right(REUSE_EDGES, count) for device, count in accounts.items()}
+        hour_band = [hour // HOUR_BAND_HOURS for hour in range(24)]
         self.codes: dict[str, list[int]] = {
-            "dwell": [band(d, DWELL_EDGES) for d in poll.dwell],
+            "dwell": list(map(partial(bisect_right, DWELL_EDGES), poll.dwell)),
             "follow_lag": [
-                UNKNOWN if lag is None else band(lag, FOLLOW_LAG_EDGES) for lag in poll.follow_lag
+                UNKNOWN if lag is None else bisect_right(FOLLOW_LAG_EDGES, lag)
+                for lag in poll.follow_lag
             ],
-            "user_agent": agents,
-            "ua_family": families,
-            "device_reuse": [band(accounts[device], REUSE_EDGES) for device in poll.device],
-            "ballot_size": [min(len(r.cases), MAX_BALLOT_SIZE) for r in records],
-            "hour": [hour // HOUR_BAND_HOURS for hour in poll.local_hour],
+            "user_agent": list(map(agent_ids.__getitem__, agents)),
+            "ua_family": list(map(family_of.__getitem__, agents)),
+            "device_reuse": list(map(reuse.__getitem__, poll.device)),
+            "ballot_size": [min(size, MAX_BALLOT_SIZE) for size in poll.ballot_size],
+            "hour": list(map(hour_band.__getitem__, poll.local_hour)),
         }
         self.totals = {trait: Counter(codes) for trait, codes in self.codes.items()}
+        # Each value's ballots weighted by the cases they name (see `findings`).
+        self.mass = {trait: _mass(codes, poll.ballot_size) for trait, codes in self.codes.items()}
+        self.total_mass = sum(poll.ballot_size)
         self._index: dict[tuple[str, int], list[int]] = {}
-
-    def _ids(self, trait, values, label, key=None) -> list[int]:
-        """Small integer ids for a trait's string values; their labels for the page."""
-        ids: dict[str, int] = {}
-        labels = self.labels[trait]
-        codes = []
-        for value in values:
-            name = key(value) if key else value
-            code = ids.get(name)
-            if code is None:
-                code = ids[name] = len(ids)
-                labels[code] = label(value)
-            codes.append(code)
-        return codes
 
     def index(self, trait: str, value: int) -> list[int]:
         """The poll's ballots with this value of the trait (built on first use)."""
@@ -164,21 +157,28 @@ class TraitTable:
         return self._index[key]
 
     def findings(self, number: int) -> list[Finding]:
-        """The case's traits with over-represented values, largest excess first."""
+        """The case's traits with over-represented values, largest excess first.
+
+        What the rest of the poll predicts weighs each of its ballots by the number of
+        cases it names: a ballot naming five cases is five times as likely as a
+        single-choice one to include any given case, so the case's ballots are larger
+        than the poll's on average without anything odd about them."""
         poll = self.poll
         own = poll.by_case.get(number, [])
-        rest = poll.size - len(own)
-        if len(own) < TRAIT_MIN_EXCESS or rest <= 0:
+        if len(own) < TRAIT_MIN_EXCESS or len(own) == poll.size:
             return []
-        scale = len(own) / rest
+        sizes = itemgetter(*own)(poll.ballot_size)
+        scale = len(own) / (self.total_mass - sum(sizes))
         found = []
         for trait in TRAITS:
             codes = self.codes[trait]
-            counts = Counter(itemgetter(*own)(codes))
-            totals = self.totals[trait]
+            own_codes = itemgetter(*own)(codes)
+            counts = Counter(own_codes)
+            own_mass = _mass(own_codes, sizes)
+            mass = self.mass[trait]
             values, observed, expected = set(), 0, 0.0
             for value, count in counts.items():
-                predicted = (totals[value] - count) * scale
+                predicted = (mass[value] - own_mass[value]) * scale
                 if count - predicted >= TRAIT_VALUE_MIN_EXCESS and count >= (
                     TRAIT_MIN_RATIO * predicted
                 ):
@@ -198,7 +198,7 @@ class TraitTable:
             return None
         poll = self.poll
         own = poll.by_case[number]
-        scale = len(own) / (poll.size - len(own))
+        scale = len(own) / (self.total_mass - sum(itemgetter(*own)(poll.ballot_size)))
         combined = findings[0]
         for finding in findings[1:]:
             if len(combined.traits) >= TRAIT_MAX_COMBINED:
@@ -215,8 +215,8 @@ class TraitTable:
         return combined if len(combined.traits) > 1 else None
 
     def _rest_with(self, number: int, traits, values) -> int:
-        """How many ballots without the case have every trait's values, scanning the
-        rarest trait's ballots only."""
+        """The ballots without the case that have every trait's values, weighted by the
+        cases they name (as in `findings`), scanning the rarest trait's ballots only."""
         poll = self.poll
 
         def size(position: int) -> int:
@@ -224,12 +224,12 @@ class TraitTable:
 
         rarest = min(range(len(traits)), key=size)
         checks = [(self.codes[t], v) for t, v in zip(traits, values, strict=True)]
-        count = 0
+        mass = 0
         for value in values[rarest]:
             for i in self.index(traits[rarest], value):
                 if number not in poll.records[i].cases and all(c[i] in v for c, v in checks):
-                    count += 1
-        return count
+                    mass += poll.ballot_size[i]
+        return mass
 
     def describe(self, finding: Finding) -> list[tuple[str, list[str]]]:
         """(trait, its over-represented values' labels) for each trait of a finding."""
@@ -239,7 +239,15 @@ class TraitTable:
         ]
 
     def label(self, trait: str, value: int) -> str:
-        return text.trait_value(trait, value, self.labels[trait])
+        return text.trait_value(trait, value, self.labels.get(trait, {}))
+
+
+def _mass(codes, sizes) -> Counter:
+    """Each value's ballots weighted by the cases they name."""
+    mass: Counter = Counter()
+    for (code, size), count in Counter(zip(codes, sizes, strict=True)).items():
+        mass[code] += size * count
+    return mass
 
 
 def _over(observed: float, expected: float) -> bool:
