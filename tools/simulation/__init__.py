@@ -133,7 +133,9 @@ def has_real_ballots(batch: Batch) -> bool:
     return Ballot.objects.filter(batch=batch).exclude(follower__backend=SIMULATED_BACKEND).exists()
 
 
-def _check(attacks: Sequence[str], traps: Sequence[str], days: int, ballots: int, end: datetime):
+def _check(
+    attacks: Sequence[str], traps: Sequence[str], days: int, ballots: int, end: datetime
+) -> None:
     """Refuse what cannot be simulated, with a message for the command's user."""
     for names, known, what in ((attacks, ALL_ATTACKS, "攻击"), (traps, ALL_TRAPS, "陷阱")):
         unknown = sorted(set(names) - set(known))

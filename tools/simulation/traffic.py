@@ -549,6 +549,8 @@ class Simulation:
         pks = self.one_time_voters("workplace", rng, casts, dwells, follow)
         self.honest_unfollows("workplace", dict(zip(pks, casts, strict=True)))
         office = self.addresses.new_subnet(HOME_OCTETS, rng)
+        # The office /24's host numbers in a random order: however low the budget is
+        # set, there are enough for a gateway to spread its morning over.
         hosts = iter(rng.sample(range(2, 254), 250))
         budget = settings.CASEVOTE_IP_HOURLY_BUDGET
         gateway = [
