@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
 from itertools import pairwise
+from operator import attrgetter, itemgetter
 
 from ballots.detection.records import BallotRecord
 from ballots.detection.thresholds import (
@@ -87,6 +88,10 @@ class Poll:
         self.dwell = [(r.cast_at - r.form_served_at).total_seconds() for r in records]
         self.fast = [dwell < FAST_DWELL_SECONDS for dwell in self.dwell]
         self.device = [r.device_id or f"ballot:{r.id}" for r in records]
+        # Plain columns, so that slices read them with C-level `pick`s.
+        self.follower = list(map(attrgetter("follower_id"), records))
+        self.subnet = list(map(attrgetter("ip_subnet"), records))
+        self.agent = list(map(attrgetter("user_agent"), records))
         self.by_case: dict[int, list[int]] = defaultdict(list)
         self.by_network: dict[str, list[int]] = defaultdict(list)
         self.by_subnet: dict[str, list[int]] = defaultdict(list)
@@ -180,22 +185,18 @@ class Poll:
         return self.multi_sets(range(self.size))
 
     def voters(self, indices: Iterable[int]) -> list[int]:
-        """Each follower's first ballot among `indices`."""
-        seen: set[int] = set()
-        first = []
-        for i in indices:
-            follower = self.records[i].follower_id
-            if follower not in seen:
-                seen.add(follower)
-                first.append(i)
-        return first
+        """Each follower's first ballot among `indices` (in time order)."""
+        indices = list(indices)
+        # Assigned back to front, so each follower keeps their first ballot.
+        first = dict(zip(reversed(pick(self.follower, indices)), reversed(indices), strict=True))
+        return sorted(first.values())
 
     def crowd(self, indices: Sequence[int]) -> Crowd:
         """Who cast these ballots, counted one ballot per voter."""
-        slice_counts = Counter(self.records[i].ip_subnet for i in indices)
+        slice_counts = Counter(pick(self.subnet, indices))
         first = self.voters(indices)
         n = len(first)
-        subnets = Counter(self.records[i].ip_subnet for i in first)
+        subnets = Counter(pick(self.subnet, first))
         own = {
             subnet
             for subnet, count in slice_counts.items()
@@ -203,11 +204,11 @@ class Poll:
         }
         return Crowd(
             voters=n,
-            user_agents=len({self.records[i].user_agent for i in first}),
+            user_agents=len(set(pick(self.agent, first))),
             subnets=len([s for s in subnets if s]),
             top_subnet_share=sum(heapq.nlargest(TOP_SUBNETS, (c for s, c in subnets.items() if s)))
             / n,
-            accounts_per_device=n / len({self.device[i] for i in first}),
+            accounts_per_device=n / len(set(pick(self.device, first))),
             own_subnet_share=sum(subnets[s] for s in own) / n,
         )
 
@@ -225,6 +226,13 @@ class Poll:
                 **{name: statistics.fmean(getattr(run, name) for run in runs) for name in averaged},
             )
         return self._samples[voters]
+
+
+def pick(values: Sequence, indices: Sequence[int]) -> tuple:
+    """`values[i]` for each index, at C speed."""
+    if len(indices) == 1:
+        return (values[indices[0]],)
+    return itemgetter(*indices)(values) if indices else ()
 
 
 def top_sets_share(sets: Counter) -> float | None:

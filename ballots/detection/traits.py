@@ -33,11 +33,13 @@ its dwell is not then called suspicious for its dwell.
 
 import math
 import re
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
-from operator import attrgetter, itemgetter
+from itertools import repeat
+from operator import add, itemgetter, mul
 
 from ballots.detection import text
 from ballots.detection.thresholds import (
@@ -112,8 +114,7 @@ class TraitTable:
 
     def __init__(self, poll):
         self.poll = poll
-        records = poll.records
-        agents = list(map(attrgetter("user_agent"), records))
+        agents = poll.agent
         # Ids per distinct string, looked up with C-level maps: a million ballots
         # share a few thousand user agents.
         distinct = sorted(set(agents))
@@ -125,13 +126,10 @@ class TraitTable:
             "user_agent": {code: _short_agent(agent) for agent, code in agent_ids.items()},
             "ua_family": dict(enumerate(family_names)),
         }
-        accounts = Counter(
-            d
-            for d, _ in set(zip(poll.device, map(attrgetter("follower_id"), records), strict=True))
-        )
+        accounts = Counter(map(itemgetter(0), set(zip(poll.device, poll.follower, strict=True))))
         reuse = {device: bisect_right(REUSE_EDGES, count) for device, count in accounts.items()}
         hour_band = [hour // HOUR_BAND_HOURS for hour in range(24)]
-        self.codes: dict[str, list[int]] = {
+        codes: dict[str, list[int]] = {
             "dwell": list(map(partial(bisect_right, DWELL_EDGES), poll.dwell)),
             "follow_lag": [
                 UNKNOWN if lag is None else bisect_right(FOLLOW_LAG_EDGES, lag)
@@ -140,20 +138,43 @@ class TraitTable:
             "user_agent": list(map(agent_ids.__getitem__, agents)),
             "ua_family": list(map(family_of.__getitem__, agents)),
             "device_reuse": list(map(reuse.__getitem__, poll.device)),
-            "ballot_size": [min(size, MAX_BALLOT_SIZE) for size in poll.ballot_size],
+            "ballot_size": list(map(min, poll.ballot_size, repeat(MAX_BALLOT_SIZE))),
             "hour": list(map(hour_band.__getitem__, poll.local_hour)),
         }
-        self.totals = {trait: Counter(codes) for trait, codes in self.codes.items()}
-        # Each value's ballots weighted by the cases they name (see `findings`).
-        self.mass = {trait: _mass(codes, poll.ballot_size) for trait, codes in self.codes.items()}
+        # Each ballot's value and size in one integer (value × base + size), so one
+        # count gives both how many ballots have a value and how many cases they
+        # name (see `findings`).
+        self.base = max(poll.ballot_size, default=0) + 1
+        self.keyed = {  # arrays: a million large ints would take 28 bytes each
+            trait: array("l", map(add, map(mul, values, repeat(self.base)), poll.ballot_size))
+            for trait, values in codes.items()
+        }
+        self.totals, self.mass = {}, {}
+        for trait, keyed in self.keyed.items():
+            self.totals[trait], self.mass[trait] = self._split(Counter(keyed))
         self.total_mass = sum(poll.ballot_size)
         self._index: dict[tuple[str, int], list[int]] = {}
+
+    def _split(self, keyed: Counter) -> tuple[Counter, Counter]:
+        """Counts of keyed codes → (ballots per value, cases they name per value)."""
+        counts: Counter = Counter()
+        mass: Counter = Counter()
+        for key, count in keyed.items():
+            value, size = divmod(key, self.base)
+            counts[value] += count
+            mass[value] += count * size
+        return counts, mass
+
+    def value(self, trait: str, i: int) -> int:
+        """Ballot i's value of the trait."""
+        return self.keyed[trait][i] // self.base
 
     def index(self, trait: str, value: int) -> list[int]:
         """The poll's ballots with this value of the trait (built on first use)."""
         key = (trait, value)
         if key not in self._index:
-            self._index[key] = [i for i, code in enumerate(self.codes[trait]) if code == value]
+            base = self.base
+            self._index[key] = [i for i, k in enumerate(self.keyed[trait]) if k // base == value]
         return self._index[key]
 
     def findings(self, number: int) -> list[Finding]:
@@ -167,18 +188,17 @@ class TraitTable:
         own = poll.by_case.get(number, [])
         if len(own) < TRAIT_MIN_EXCESS or len(own) == poll.size:
             return []
-        sizes = itemgetter(*own)(poll.ballot_size)
-        scale = len(own) / (self.total_mass - sum(sizes))
+        own_mass = sum(itemgetter(*own)(poll.ballot_size))
+        scale = len(own) / (self.total_mass - own_mass)
+        base = self.base
         found = []
         for trait in TRAITS:
-            codes = self.codes[trait]
-            own_codes = itemgetter(*own)(codes)
-            counts = Counter(own_codes)
-            own_mass = _mass(own_codes, sizes)
+            keyed = self.keyed[trait]
+            counts, own_masses = self._split(Counter(itemgetter(*own)(keyed)))
             mass = self.mass[trait]
             values, observed, expected = set(), 0, 0.0
             for value, count in counts.items():
-                predicted = (mass[value] - own_mass[value]) * scale
+                predicted = (mass[value] - own_masses[value]) * scale
                 if count - predicted >= TRAIT_VALUE_MIN_EXCESS and count >= (
                     TRAIT_MIN_RATIO * predicted
                 ):
@@ -186,7 +206,7 @@ class TraitTable:
                     observed += count
                     expected += predicted
             if values and _over(observed, expected):
-                indices = tuple(i for i in own if codes[i] in values)
+                indices = tuple(i for i in own if keyed[i] // base in values)
                 found.append(Finding((trait,), (frozenset(values),), observed, expected, indices))
         found.sort(key=lambda f: (-f.excess, TRAITS.index(f.traits[0])))
         return found
@@ -204,8 +224,7 @@ class TraitTable:
             if len(combined.traits) >= TRAIT_MAX_COMBINED:
                 break
             trait, values = finding.traits[0], finding.values[0]
-            codes = self.codes[trait]
-            indices = tuple(i for i in combined.indices if codes[i] in values)
+            indices = tuple(i for i in combined.indices if self.value(trait, i) in values)
             if len(indices) < TRAIT_MIN_EXCESS:
                 continue
             traits, all_values = (*combined.traits, trait), (*combined.values, values)
@@ -223,11 +242,13 @@ class TraitTable:
             return sum(self.totals[traits[position]][v] for v in values[position])
 
         rarest = min(range(len(traits)), key=size)
-        checks = [(self.codes[t], v) for t, v in zip(traits, values, strict=True)]
+        checks = list(zip(traits, values, strict=True))
         mass = 0
         for value in values[rarest]:
             for i in self.index(traits[rarest], value):
-                if number not in poll.records[i].cases and all(c[i] in v for c, v in checks):
+                if number not in poll.records[i].cases and all(
+                    self.value(t, i) in v for t, v in checks
+                ):
                     mass += poll.ballot_size[i]
         return mass
 
@@ -240,14 +261,6 @@ class TraitTable:
 
     def label(self, trait: str, value: int) -> str:
         return text.trait_value(trait, value, self.labels.get(trait, {}))
-
-
-def _mass(codes, sizes) -> Counter:
-    """Each value's ballots weighted by the cases they name."""
-    mass: Counter = Counter()
-    for (code, size), count in Counter(zip(codes, sizes, strict=True)).items():
-        mass[code] += size * count
-    return mass
 
 
 def _over(observed: float, expected: float) -> bool:
