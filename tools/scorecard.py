@@ -288,9 +288,9 @@ def run_cells(
     # Fork, so workers start with the project loaded (no django.setup() per worker).
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs, initializer=_start_worker, initargs=(offer, ballots)) as pool:
-        results = pool.map(_run_in_worker, cells, chunksize=1)
-    order = {cell: index for index, cell in enumerate(cells)}
-    return sorted(results, key=lambda r: order[r.cell])
+        # One cell per task (they differ in cost); map returns them in the cells' order
+        # whichever worker finishes first.
+        return pool.map(_run_in_worker, cells, chunksize=1)
 
 
 def default_jobs() -> int:
@@ -351,7 +351,8 @@ def _place(result: CellResult) -> Place:
 def summarise_attack(attack: str, results: Sequence[CellResult]) -> AttackSummary:
     runs = [r for r in results if r.attack == attack]
     caught = [r for r in runs if r.caught]
-    weakest = min(runs, key=lambda r: (r.target.margin.families, r.target.margin.strong, r.cell))
+    # On a tie, the first in the matrix's order.
+    weakest = min(runs, key=lambda r: (r.target.margin.families, r.target.margin.strong))
     with_decoys = [r for r in runs if r.decoys]
     attack_ballots = sum(r.attack_ballots for r in caught)
     return AttackSummary(
@@ -377,9 +378,7 @@ def summarise_attack(attack: str, results: Sequence[CellResult]) -> AttackSummar
 
 def summarise_trap(trap: str, results: Sequence[CellResult]) -> TrapSummary:
     runs = [r for r in results if r.trap == trap]
-    strongest = min(
-        runs, key=lambda r: (-r.trap_case.margin.families, -r.trap_case.margin.strong, r.cell)
-    )
+    strongest = max(runs, key=lambda r: (r.trap_case.margin.families, r.trap_case.margin.strong))
     return TrapSummary(
         trap=trap,
         label=TRAP_LABELS.get(trap, trap),
