@@ -12,10 +12,18 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from ballots.evidence import load_records
 from ballots.models import CAMPAIGN_PERIOD, RECEIPT_ALPHABET, Ballot, Choice, Follower
 from cases.models import Batch
 from tests.conftest import SHANGHAI, SIMULATION_DAYS, SIMULATION_END, make_ballot
-from tools.simulation import SIMULATED_BACKEND, simulate
+from tools.simulation import (
+    SIMULATED_BACKEND,
+    Offer,
+    SimulationError,
+    offer_for,
+    simulate,
+    simulate_records,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +229,99 @@ def test_it_refuses_a_batch_without_cases(db):
 
     with pytest.raises(CommandError, match="第3批还没有案例"):
         run("--batch", "3", "--seed", "1", *SMALL)
+
+
+def without_ids(record) -> tuple:
+    """A record's content: everything but its ballot and follower ids."""
+    return (
+        record.cast_at,
+        record.followed_at,
+        record.ip_network,
+        record.ip_subnet,
+        record.user_agent,
+        record.device_id,
+        record.form_served_at,
+        record.cases,
+        record.unfollowed_at,
+    )
+
+
+@pytest.mark.parametrize("options", [{}, {"attacks": ["churn"]}])
+def test_it_builds_in_memory_the_records_it_would_write(simulation_batch, options):
+    days = {"ballots": 600, "days": SIMULATION_DAYS, "end": SIMULATION_END, **options}
+    written = simulate(simulation_batch, seed=16, **days)
+    stored = load_records(simulation_batch)
+
+    scenario, records = simulate_records(
+        offer_for(simulation_batch, SIMULATION_END), seed=16, **days
+    )
+
+    assert [without_ids(r) for r in records] == [without_ids(r) for r in stored]
+    assert all(r.cast_at.tzinfo == SHANGHAI for r in records)
+    assert [(r.cast_at, r.id) for r in records] == sorted((r.cast_at, r.id) for r in records)
+    # The same followers behind the same ballots, and the same ballots per kind.
+    followers = {(s.follower_id, r.follower_id) for s, r in zip(stored, records, strict=True)}
+    assert len({s for s, _ in followers}) == len({r for _, r in followers}) == len(followers)
+    ids = {s.id: r.id for s, r in zip(stored, records, strict=True)}
+    assert {kind: [ids[i] for i in found] for kind, found in written.ballot_ids.items()} == (
+        scenario.ballot_ids
+    )
+    assert (scenario.counts, scenario.targets, scenario.decoys, scenario.trap_cases) == (
+        written.counts,
+        written.targets,
+        written.decoys,
+        written.trap_cases,
+    )
+    assert scenario.followers == written.followers
+    assert any(r.unfollowed_at for r in records)
+
+
+def test_it_builds_the_same_records_for_the_same_seed_and_needs_no_database(
+    simulation_batch, django_assert_num_queries
+):
+    offer = offer_for(simulation_batch, SIMULATION_END)
+    days = {"ballots": 400, "days": SIMULATION_DAYS, "end": SIMULATION_END}
+
+    with django_assert_num_queries(0):
+        first = simulate_records(offer, seed=17, **days)
+        again = simulate_records(offer, seed=17, **days)
+        other = simulate_records(offer, seed=18, **days)
+
+    assert first == again
+    assert [without_ids(r) for r in other[1]] != [without_ids(r) for r in first[1]]
+    assert (offer.cases, offer.frequency, offer.batch) == (tuple(range(31, 61)), "daily", 2)
+    assert 1 <= offer.min_choices <= offer.max_choices <= 30
+
+
+def test_it_shares_repeated_strings_between_records(simulation_batch):
+    _, records = simulate_records(
+        offer_for(simulation_batch, SIMULATION_END),
+        seed=19,
+        ballots=400,
+        days=SIMULATION_DAYS,
+        end=SIMULATION_END,
+    )
+
+    for name in ("user_agent", "ip_network", "ip_subnet", "device_id"):
+        values = [getattr(r, name) for r in records]
+        assert len({id(v) for v in values}) == len(set(values)), name
+
+
+def test_it_keeps_to_one_ballot_per_follower_in_memory_for_a_once_only_offer():
+    offer = Offer(cases=tuple(range(31, 61)), min_choices=1, max_choices=5, frequency="once")
+
+    scenario, records = simulate_records(
+        offer, seed=20, ballots=500, days=SIMULATION_DAYS, end=SIMULATION_END
+    )
+
+    assert len({r.follower_id for r in records}) == len(records) == scenario.total
+    assert scenario.batch == 0
+
+
+def test_it_refuses_an_offer_it_cannot_simulate():
+    few = Offer(cases=(1, 2, 3), min_choices=1, max_choices=3)
+    with pytest.raises(SimulationError, match="可投票的案例只有 3 个"):
+        simulate_records(few, seed=1, ballots=100, days=2, end=SIMULATION_END)
+    odd = Offer(cases=tuple(range(1, 31)), min_choices=1, max_choices=3, frequency="hourly")
+    with pytest.raises(SimulationError, match="未知的投票频率"):
+        simulate_records(odd, seed=1, ballots=100, days=2, end=SIMULATION_END)

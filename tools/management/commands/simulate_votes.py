@@ -3,6 +3,7 @@
     manage.py simulate_votes --batch 2 --seed 7
     manage.py simulate_votes --batch 2 --seed 7 --attacks script,farm --days 5 \\
         --ballots 100000 --end "2026-11-20 00:00"
+    manage.py simulate_votes --batch 2 --seed 7 --attacks residential --traps workplace,campus
 
 Times are back-dated in Asia/Shanghai: the poll ends at --end (default: now) and
 starts --days earlier. --ballots is the honest background; traps and attacks come on
@@ -19,10 +20,12 @@ from ballots.services import local_time_display
 from cases.models import Batch, format_number
 from tools.simulation import (
     ALL_ATTACKS,
+    ALL_TRAPS,
     ATTACKS,
     DEFAULT_BALLOTS,
     DEFAULT_DAYS,
     HONEST,
+    TRAPS,
     SimulationError,
     has_real_ballots,
     simulate,
@@ -30,16 +33,23 @@ from tools.simulation import (
 
 MAX_DAYS = 60
 MAX_BALLOTS = 2_000_000
-NO_ATTACKS = "none"
+NONE = "none"
 KIND_LABELS = {
     HONEST: "正常投票",
     "village": "村庄 Wi-Fi（陷阱，不应标记）",
     "viral": "自然走红（陷阱，不应标记）",
+    "workplace": "单位早高峰（陷阱，不应标记）",
+    "loyal": "忠实老投票者（陷阱，不应标记）",
+    "province": "一省热门（陷阱，不应标记）",
+    "campus": "大学校园（陷阱，不应标记）",
     "script": "脚本",
     "proxy": "轮换代理",
     "farm": "夜间人工刷票",
     "drip": "慢速滴灌",
     "churn": "关注、投票、取关（付费投票）",
+    "residential": "住宅代理真人投票（付费投票）",
+    "small": "小规模付费刷票",
+    "stealth": "长期潜伏的真人（预计漏检）",
 }
 
 
@@ -53,17 +63,17 @@ def bounded_int(value: str, option: str, low: int, high: int) -> int:
     return number
 
 
-def parse_attacks(value: str) -> list[str]:
-    if value.strip().lower() == NO_ATTACKS:
+def parse_names(value: str, option: str, what: str, known: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of known names, or "none"."""
+    choices = f"可选：{','.join(known)}，或 {NONE}。"
+    if value.strip().lower() == NONE:
         return []
     names = [name.strip().lower() for name in value.split(",") if name.strip()]
     for name in names:
-        if name not in ALL_ATTACKS:
-            raise CommandError(
-                f"未知的攻击类型 {name!r}。可选：{','.join(ALL_ATTACKS)}，或 {NO_ATTACKS}。"
-            )
+        if name not in known:
+            raise CommandError(f"未知的{what}类型 {name!r}。{choices}")
     if not names:
-        raise CommandError(f"--attacks 为空。可选：{','.join(ALL_ATTACKS)}，或 {NO_ATTACKS}。")
+        raise CommandError(f"{option} 为空。{choices}")
     return list(dict.fromkeys(names))
 
 
@@ -78,7 +88,15 @@ class Command(BaseCommand):
             default=",".join(ATTACKS),
             help=(
                 f"comma-separated, from {','.join(ALL_ATTACKS)} "
-                f"(default: {','.join(ATTACKS)}), or {NO_ATTACKS}"
+                f"(default: {','.join(ATTACKS)}), or {NONE}"
+            ),
+        )
+        parser.add_argument(
+            "--traps",
+            default=",".join(TRAPS),
+            help=(
+                f"comma-separated, from {','.join(ALL_TRAPS)} "
+                f"(default: {','.join(TRAPS)}), or {NONE}"
             ),
         )
         parser.add_argument("--days", default=str(DEFAULT_DAYS), help="days of voting")
@@ -90,10 +108,11 @@ class Command(BaseCommand):
             "--force", action="store_true", help="add to a batch that already has real ballots"
         )
 
-    def handle(self, *args, batch, seed, attacks, days, ballots, end, force, **options):
+    def handle(self, *args, batch, seed, attacks, traps, days, ballots, end, force, **options):
         number = bounded_int(batch, "--batch", 1, 32767)
         seed = bounded_int(seed, "--seed", 0, 2**63 - 1)
-        attack_names = parse_attacks(attacks)
+        attack_names = parse_names(attacks, "--attacks", "攻击", ALL_ATTACKS)
+        trap_names = parse_names(traps, "--traps", "陷阱", ALL_TRAPS)
         days = bounded_int(days, "--days", 1, MAX_DAYS)
         ballots = bounded_int(ballots, "--ballots", 1, MAX_BALLOTS)
         now = timezone.now()
@@ -115,7 +134,13 @@ class Command(BaseCommand):
 
         try:
             scenario = simulate(
-                target, seed=seed, attacks=attack_names, days=days, ballots=ballots, end=end_at
+                target,
+                seed=seed,
+                attacks=attack_names,
+                traps=trap_names,
+                days=days,
+                ballots=ballots,
+                end=end_at,
             )
         except SimulationError as error:
             raise CommandError(str(error)) from None
@@ -129,16 +154,15 @@ class Command(BaseCommand):
             f"{local_time_display(scenario.end)}（北京时间），共 {scenario.total} 张选票，"
             f"{scenario.followers} 个模拟关注者。"
         )
-        cases = {"village": scenario.village_case, "viral": scenario.viral_case}
-        cases.update(scenario.targets)
+        cases = {**scenario.trap_cases, **scenario.targets}
         for kind, label in KIND_LABELS.items():
             if kind not in scenario.counts:
                 continue
-            line = f"  {kind:<8} {scenario.counts[kind]:>8}  {label}"
+            line = f"  {kind:<11} {scenario.counts[kind]:>8}  {label}"
             if kind in cases:
                 line += f" → 案例 {format_number(cases[kind])}"
-            if kind == "farm" and scenario.decoys:
-                line += f"（陪投 {'、'.join(format_number(n) for n in scenario.decoys)}）"
+            if decoys := scenario.decoys_of.get(kind):
+                line += f"（陪投 {'、'.join(format_number(n) for n in decoys)}）"
             self.stdout.write(line)
         self.stdout.write(f"检测：manage.py detect_brushing --batch {target.number}")
         window_start, window_end = target.voting_opens_at, target.voting_closes_at
