@@ -203,7 +203,7 @@ def run_cell(offer: Offer, cell: Cell, *, ballots: int = DEFAULT_BALLOTS) -> Cel
         end=END,
     )
     simulated = time.perf_counter()
-    reports = detect(records, offer.numbers)
+    reports = detect(records, offer.cases)
     detected = time.perf_counter()
 
     target_case = scenario.targets[cell.attack]

@@ -196,8 +196,8 @@ class Command(BaseCommand):
         cells = matrix(attack_names, trap_names, seed_list)
         try:
             results = run_matrix(offer, cells, ballots=ballots, jobs=jobs)
-        except SimulationError as error:
-            raise CommandError(f"第{number}批无法模拟：{error}") from None
+        except SimulationError as error:  # e.g. too few votable cases for the roles
+            raise CommandError(str(error)) from None
         elapsed = time.perf_counter() - started
         card = summarise(results, seeds=seed_list, ballots=ballots, batch=number)
 
