@@ -98,21 +98,26 @@ def test_it_prints_a_row_per_attack_and_trap_and_writes_the_same_as_json(batch2_
             c["target"]["margin"]["families"] for c in cells
         )
         assert (int(bar), int(bar_strong)) == (FLAG_MIN_FAMILIES, FLAG_MIN_STRONG)
-        if summary["missed"]:
-            for place in summary["missed"]:
-                assert f"种子 {place['seed']} × {place['trap']}" in misses
-        else:
+        if not summary["missed"]:
             assert misses == "无"
+        elif len(summary["missed"]) == summary["runs"]:
+            assert misses == f"全部 {summary['runs']} 次"
+        else:
+            for trap in {place["trap"] for place in summary["missed"]}:
+                seeds = [p["seed"] for p in summary["missed"] if p["trap"] == trap]
+                assert f"{trap} 种子 {'、'.join(map(str, seeds))}" in misses
 
     for summary in data["traps"]:
         row = re.search(
             rf"^{summary['trap']}\s+{re.escape(TRAP_LABELS[summary['trap']])}\s+"
-            r"(\d+)/(\d+)\s+(\d+)\s+(\d+) 类证据（(\d+) 类强）",
+            r"(\d+)/(\d+)\s+(\d+)\s+(\d+) 类证据（(\d+) 类强）／门槛 \d+（\d+ 强）\s+(.+)$",
             output,
             re.MULTILINE,
         )
         assert row, summary["trap"]
-        flagged, runs, watch, families, strong = map(int, row.groups())
+        *numbers, alarms = row.groups()
+        flagged, runs, watch, families, strong = map(int, numbers)
+        assert (alarms == "无") == (flagged == 0)
         cells = [c for c in data["cells"] if c["trap"] == summary["trap"]]
         assert (flagged, runs, watch) == (summary["flagged"], summary["runs"], summary["watch"])
         assert flagged == sum(c["trap_case"]["verdict"] == FLAGGED for c in cells)
@@ -178,11 +183,13 @@ def test_it_fails_the_check_only_when_the_target_is_missed_and_still_writes_the_
     monkeypatch.setattr(tools.scorecard, "detect", everything_flagged)
     output, _ = run(*args, "--jobs", "1", "--output", str(path))  # no --check: reports only
     assert "结论：未达标。" in output
-    assert "  - 陷阱 village（村里共用Wi-Fi）误报 1/1 次：种子 1 × script" in output
+    assert "  - 陷阱 village 村里共用Wi-Fi：误报 1/1 次（script 种子 1）" in output
     assert "  - 背景误报：种子 1 × script × village 标记了案例 " in output
 
     path.unlink()
-    with pytest.raises(CommandError, match=r"^未达标（2 项）：陷阱 village"):
+    with pytest.raises(
+        CommandError, match=r"^未达标（2 项）：陷阱 village 村里共用Wi-Fi：误报 1/1 次"
+    ):
         run(*args, "--jobs", "1", "--output", str(path), "--check")
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["target_met"] is False and data["background_false_alarms"] > 0
@@ -343,9 +350,9 @@ def test_it_holds_the_stealth_farm_as_the_expected_miss_and_everything_else_to_t
 
     assert not card.target_met
     assert card.failures == [
-        "script（单一地址脚本）漏检 1/2 次：种子 2 × viral",
-        "farm 的陪投案例只有 1/2 次全部判为陪投，1 次被标记",
-        "陷阱 viral（微信群刷屏的真实走红）误报 1/2 次：种子 2 × farm",
+        "script 单一地址脚本：漏检 1/2 次（viral 种子 2）",
+        "farm 夜间点击农场：陪投案例只有 1/2 次全部判为陪投，1 次有陪投被标记",
+        "陷阱 viral 微信群刷屏的真实走红：误报 1/2 次（farm 种子 2）",
         "背景误报：种子 2 × farm × viral 标记了案例 044",
     ]
     assert card.background_alarms == 1

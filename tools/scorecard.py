@@ -419,24 +419,28 @@ class Scorecard:
                 continue
             if summary.missed:
                 lines.append(
-                    f"{summary.attack}（{summary.label}）漏检 {len(summary.missed)}/"
-                    f"{summary.runs} 次：{places(summary.missed, show_attack=False)}"
+                    f"{summary.attack} {summary.label}：漏检 {len(summary.missed)}/{summary.runs} 次"
+                    f"（{grouped(summary.missed, 'trap')}）"
                 )
             if summary.decoys_co_selected < summary.decoy_runs:
                 lines.append(
-                    f"{summary.attack} 的陪投案例只有 {summary.decoys_co_selected}/"
+                    f"{summary.attack} {summary.label}：陪投案例只有 {summary.decoys_co_selected}/"
                     f"{summary.decoy_runs} 次全部判为陪投"
-                    + (f"，{summary.decoys_flagged} 次被标记" if summary.decoys_flagged else "")
+                    + (
+                        f"，{summary.decoys_flagged} 次有陪投被标记"
+                        if summary.decoys_flagged
+                        else ""
+                    )
                 )
         for summary in self.traps:
             if summary.flagged:
                 lines.append(
-                    f"陷阱 {summary.trap}（{summary.label}）误报 {summary.flagged}/"
-                    f"{summary.runs} 次：{places(summary.flagged_at, show_trap=False)}"
+                    f"陷阱 {summary.trap} {summary.label}：误报 {summary.flagged}/{summary.runs} 次"
+                    f"（{grouped(summary.flagged_at, 'attack')}）"
                 )
         for alarm in self.background:
             lines.append(
-                f"背景误报：{places([alarm.place])} 标记了案例 "
+                f"背景误报：{place_text(alarm.place)} 标记了案例 "
                 + "、".join(f"{n:03d}" for n in alarm.cases)
             )
         return lines
@@ -516,14 +520,15 @@ def seeds_kind(seeds: Sequence[int]) -> str:
     return OTHER_SEEDS
 
 
-def places(found: Sequence[Place], *, show_attack: bool = True, show_trap: bool = True) -> str:
-    """Places in the matrix as words: "种子 3 × script × village、…"."""
-    parts = []
+def place_text(place: Place) -> str:
+    """A place in the matrix as words: "种子 3 × script × village"."""
+    return f"种子 {place.seed} × {place.attack} × {place.trap}"
+
+
+def grouped(found: Sequence[Place], by: str) -> str:
+    """Places as words, their seeds grouped by `by` ("attack" or "trap"), in the
+    order found: "village 种子 1、2、5；viral 种子 3"."""
+    seeds: dict[str, list[int]] = {}
     for place in found:
-        words = [f"种子 {place.seed}"]
-        if show_attack:
-            words.append(place.attack)
-        if show_trap:
-            words.append(place.trap)
-        parts.append(" × ".join(words))
-    return "、".join(parts)
+        seeds.setdefault(getattr(place, by), []).append(place.seed)
+    return "；".join(f"{key} 种子 {'、'.join(map(str, numbers))}" for key, numbers in seeds.items())

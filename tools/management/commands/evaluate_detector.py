@@ -24,33 +24,33 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ballots.management.commands.detect_brushing import pad
+from ballots.management.commands.detect_brushing import pad, width_of
 from cases.models import Batch, format_number
 from tools.management.commands.simulate_votes import bounded_int
 from tools.scorecard import (
     DEFAULT_BALLOTS,
+    END,
     JUDGED_SEEDS,
     MIN_BALLOTS,
     OTHER_SEEDS,
     SEED_SETS,
     TUNING_SEEDS,
-    AttackSummary,
     Margin,
     Scorecard,
     default_jobs,
+    grouped,
     matrix,
-    places,
+    place_text,
+    run_cells,
     summarise,
 )
-from tools.scorecard import END as POLL_END
-from tools.scorecard import run_cells as run_matrix
 from tools.simulation import ALL_ATTACKS, ALL_TRAPS, SimulationError, offer_for
 
 MAX_BALLOTS = 200_000  # per cell; the full matrix runs hundreds of cells
 MAX_JOBS = 64
 MAX_SEEDS = 100
 DEFAULT_OUTPUT = Path("bench") / "scorecard.json"
-SHOWN_MISSES = 5  # places listed per row; the JSON has them all
+SHOWN_ALARMS = 5  # background alarms listed; the JSON has them all
 SEED_KIND_WORDS = {
     "judged": "评判种子：调阈值时从未看过",
     "tuning": "调参种子：阈值可以照着它们调，成绩偏乐观",
@@ -115,15 +115,13 @@ def margin_text(margin: Margin | None, bar: Margin) -> str:
     )
 
 
-def misses_text(summary: AttackSummary) -> str:
-    if not summary.missed:
+def where_text(found: list, runs: int, by: str) -> str:
+    """Where something happened, seeds grouped by attack or trap; "全部" when everywhere."""
+    if not found:
         return "无"
-    shown = places(summary.missed[:SHOWN_MISSES], show_attack=False)
-    if len(summary.missed) > SHOWN_MISSES:
-        shown += f" 等 {len(summary.missed)} 次"
-    if summary.expected_miss:
-        shown += "（预期漏检，不计入达标）"
-    return shown
+    if len(found) == runs:
+        return f"全部 {runs} 次"
+    return grouped(found, by)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -187,15 +185,12 @@ class Command(BaseCommand):
             target = Batch.objects.get(number=number)
         except Batch.DoesNotExist:
             raise CommandError(f"没有第{number}批。请先用 load_cases 导入该批案例。") from None
-        try:
-            offer = offer_for(target, POLL_END)
-        except SimulationError as error:
-            raise CommandError(str(error)) from None
+        offer = offer_for(target, END)
 
         started = time.perf_counter()
         cells = matrix(attack_names, trap_names, seed_list)
         try:
-            results = run_matrix(offer, cells, ballots=ballots, jobs=jobs)
+            results = run_cells(offer, cells, ballots=ballots, jobs=jobs)
         except SimulationError as error:  # e.g. too few votable cases for the roles
             raise CommandError(str(error)) from None
         elapsed = time.perf_counter() - started
@@ -207,13 +202,11 @@ class Command(BaseCommand):
         simulate = sum(r.simulate_seconds for r in results)
         detect = sum(r.detect_seconds for r in results)
         self.stderr.write(
-            f"用时 {elapsed:.1f} 秒，{len(cells)} 格，{min(jobs, len(cells))} 个进程"
-            f"（各格合计：模拟 {simulate:.1f} 秒，检测 {detect:.1f} 秒）。"
+            f"用时 {elapsed:.1f} 秒，{len(cells)} 格，{min(jobs, len(cells))} 个进程；"
+            f"每格平均模拟 {simulate / len(cells):.2f} 秒、检测 {detect / len(cells):.2f} 秒。"
         )
         if check and not card.target_met:
-            raise CommandError(
-                f"未达标（{len(card.failures)} 项）：" + "；".join(card.failures[:SHOWN_MISSES])
-            )
+            raise CommandError(f"未达标（{len(card.failures)} 项）：" + "；".join(card.failures))
 
     @staticmethod
     def parse_ballots(value: str) -> int:
@@ -242,34 +235,39 @@ class Command(BaseCommand):
             f"标记门槛：一个切片有 ≥ {bar.families} 类证据，其中 ≥ {bar.strong} 类强。"
         )
 
+        # The first column fits the longest "name label" of either table.
+        names = {s.attack: s.label for s in card.attacks} | {s.trap: s.label for s in card.traps}
+        key = max(map(len, names)) + 1
+        first = max(width_of(f"{name:<{key}}{label}") for name, label in names.items()) + 1
+        columns = ((first, False), (9, True), (6, True), (36, False))
+
         self.stdout.write("")
-        columns = ((36, False), (10, True), (7, True), (38, False))
         self.stdout.write(
-            self.row(("攻击类型", "命中/次数", "召回率", "最弱余量"), columns) + "  漏检"
+            self.row(("攻击类型", "命中/次数", "召回率", "最弱余量"), columns) + " 漏检"
         )
         for summary in card.attacks:
             cells = (
-                f"{summary.attack:<12}{summary.label}",
+                f"{summary.attack:<{key}}{summary.label}",
                 f"{summary.caught}/{summary.runs}",
                 f"{summary.recall:.0%}",
                 margin_text(summary.weakest, bar),
             )
-            self.stdout.write(self.row(cells, columns) + f"  {misses_text(summary)}")
+            misses = where_text(summary.missed, summary.runs, "trap")
+            if summary.expected_miss and summary.missed:
+                misses += "（预期漏检，不计入达标）"
+            self.stdout.write(self.row(cells, columns) + f" {misses}")
 
         self.stdout.write("")
-        columns = ((36, False), (10, True), (7, True), (38, False))
-        self.stdout.write(self.row(("陷阱", "误报/次数", "关注", "最强余量"), columns))
+        self.stdout.write(self.row(("陷阱", "误报/次数", "关注", "最强余量"), columns) + " 误报")
         for summary in card.traps:
             cells = (
-                f"{summary.trap:<12}{summary.label}",
+                f"{summary.trap:<{key}}{summary.label}",
                 f"{summary.flagged}/{summary.runs}",
                 str(summary.watch),
                 margin_text(summary.strongest, bar),
             )
-            line = self.row(cells, columns)
-            if summary.flagged_at:
-                line += "  误报：" + places(summary.flagged_at[:SHOWN_MISSES], show_trap=False)
-            self.stdout.write(line.rstrip())
+            alarms = where_text(summary.flagged_at, summary.runs, "attack")
+            self.stdout.write(self.row(cells, columns) + f" {alarms}")
 
         self.stdout.write("")
         decoys = [s for s in card.attacks if s.decoy_runs]
@@ -282,13 +280,14 @@ class Command(BaseCommand):
             self.stdout.write("陪投：" + "；".join(parts) + "。")
         else:
             self.stdout.write("陪投：这些攻击不带陪投。")
-        alarms = card.background_alarms
-        line = f"背景误报（攻击目标、陪投和陷阱之外被标记的案例）：{alarms} 次"
+        line = f"背景误报（攻击目标、陪投和陷阱之外被标记的案例）：{card.background_alarms} 次"
         if card.background:
             line += "：" + "；".join(
-                f"{places([b.place])} → " + "、".join(format_number(n) for n in b.cases)
-                for b in card.background[:SHOWN_MISSES]
+                f"{place_text(b.place)} → " + "、".join(format_number(n) for n in b.cases)
+                for b in card.background[:SHOWN_ALARMS]
             )
+            if len(card.background) > SHOWN_ALARMS:
+                line += f" 等 {len(card.background)} 次模拟"
         self.stdout.write(line + "。")
         expected = [s.attack for s in card.attacks if s.expected_miss]
         if expected:
