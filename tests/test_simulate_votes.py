@@ -132,6 +132,25 @@ def test_it_writes_only_the_attacks_asked_for(simulation_batch):
     assert keys and not any(re.search(r"-(script|proxy|farm|drip)-", key) for key in keys)
 
 
+def test_it_writes_the_traps_asked_for_and_says_which_case_each_plays(simulation_batch):
+    output = run(
+        "--batch", "2", "--seed", "21", "--attacks", "residential,small,stealth",
+        "--traps", "workplace,loyal,province,campus", *SMALL,
+    )  # fmt: skip
+
+    for kind in ("residential", "small", "stealth", "workplace", "loyal", "province", "campus"):
+        assert re.search(rf"^  {kind}\s+\d+ .*→ 案例 \d{{3}}", output, re.MULTILINE), kind
+    for kind in ("village", "viral", "script", "proxy", "farm", "drip", "churn"):
+        assert kind not in output
+    assert re.search(r"^  residential .*（陪投 \d{3}、\d{3}）$", output, re.MULTILINE)
+    total = int(re.search(r"共 (\d+) 张选票", output).group(1))
+    assert Ballot.objects.filter(batch=simulation_batch).count() == total
+
+    run("--batch", "2", "--seed", "22", "--attacks", "none", "--traps", "none", *SMALL)
+    keys = Follower.objects.filter(key__startswith="b2s22-").values_list("key", flat=True)
+    assert keys and all(key.startswith("b2s22-honest-") for key in keys)
+
+
 def test_it_writes_the_churn_attack_only_when_asked_and_its_voters_unfollow(simulation_batch):
     default = run("--batch", "2", "--seed", "13", *SMALL)
     output = run("--batch", "2", "--seed", "14", "--attacks", "churn", *SMALL)
@@ -208,6 +227,8 @@ def test_it_keeps_every_reader_within_the_forms_lifetime(simulation_batch, setti
         (["--batch", "9", "--seed", "1"], "没有第9批"),
         (["--batch", "2", "--seed", "1", "--attacks", "script,bots"], "未知的攻击类型 'bots'"),
         (["--batch", "2", "--seed", "1", "--attacks", ","], "--attacks 为空"),
+        (["--batch", "2", "--seed", "1", "--traps", "campus,beach"], "未知的陷阱类型 'beach'"),
+        (["--batch", "2", "--seed", "1", "--traps", " , "], "--traps 为空"),
         (["--batch", "2", "--seed", "x"], "--seed 'x' 不是整数"),
         (["--batch", "2", "--seed", "-1"], "--seed 须在 0 到"),
         (["--batch", "2", "--seed", "1", "--days", "0"], "--days 须在 1 到 60 之间"),

@@ -457,15 +457,36 @@ class _Addresses:
         self.cache: dict[str, network.IPAddress] = {}
 
     def new_subnet(self, octets: Sequence[int], rng: random.Random | None = None) -> str:
-        """A /24 nobody here uses yet. The traffic added after the first traps and
-        attacks draws from its own generator (`rng`), so that requesting it does not
-        move the shared one, and the older kinds' addresses stay what they were."""
-        rng = rng or self.rng
-        while True:
-            key = (rng.choice(octets), rng.randrange(1, 255), rng.randrange(0, 256))
-            if key not in self.used_subnets:
-                self.used_subnets.add(key)
-                return ".".join(map(str, key))
+        """A /24 nobody here uses yet.
+
+        The kinds added after the first traps and attacks pass their own generator
+        (`rng`): the shared one is not moved, so the older kinds' addresses stay what
+        they were. They draw once and, if another kind has that /24, take the next free
+        one, so that what else is in the poll changes that one address and not the rest
+        of their stream."""
+        if rng is None:
+            while True:
+                key = (
+                    self.rng.choice(octets),
+                    self.rng.randrange(1, 255),
+                    self.rng.randrange(0, 256),
+                )
+                if key not in self.used_subnets:
+                    self.used_subnets.add(key)
+                    return ".".join(map(str, key))
+        first = rng.choice(octets)
+        return self.free_subnet([(first, rng.randrange(1, 255))], rng.randrange(0, 256))
+
+    def free_subnet(self, blocks: Sequence[tuple[int, int]], third: int) -> str:
+        """The first unused /24 from `third` on in the /16s `blocks` (the first block
+        first, then the next ones), without random draws."""
+        for first, second in blocks:
+            for step in range(256):
+                key = (first, second, (third + step) % 256)
+                if key not in self.used_subnets:
+                    self.used_subnets.add(key)
+                    return ".".join(map(str, key))
+        raise SimulationError("模拟的地址段已经用完。")
 
     def home(self, rng: random.Random | None = None) -> str:
         """A home line: its own address, almost always in a /24 nobody else here uses."""
@@ -485,12 +506,10 @@ class _Addresses:
 
     def province_home(self, rng: random.Random, province: "_Province") -> str:
         """A home line in the province: its own /24 inside one of the province's /16s."""
-        while True:
-            first, second = rng.choice(province.home_blocks)
-            key = (first, second, rng.randrange(0, 256))
-            if key not in self.used_subnets:
-                self.used_subnets.add(key)
-                return f"{'.'.join(map(str, key))}.{rng.randrange(2, 254)}"
+        blocks = list(province.home_blocks)
+        start = rng.randrange(len(blocks))
+        subnet = self.free_subnet(blocks[start:] + blocks[:start], rng.randrange(0, 256))
+        return f"{subnet}.{rng.randrange(2, 254)}"
 
     def mobile(self, rng: random.Random) -> str:
         """A phone on mobile data anywhere: a carrier NAT address of a random region,
@@ -1377,14 +1396,15 @@ class _Simulation:
         ]
         used: set[str] = set()
 
-        def another() -> str:
+        def another(subnet: str | None = None) -> str:
+            subnet = subnet or rng.choice(subnets)
             while True:
-                address = f"{rng.choice(subnets)}.{rng.randrange(2, 254)}"
+                address = f"{subnet}.{rng.randrange(2, 254)}"
                 if address not in used:
                     used.add(address)
                     return address
 
-        gateway = [another() for _ in subnets for _ in range(CAMPUS_ADDRESSES_PER_SUBNET)]
+        gateway = [another(net) for net in subnets for _ in range(CAMPUS_ADDRESSES_PER_SUBNET)]
         budget = settings.CASEVOTE_IP_HOURLY_BUDGET
         addresses = _share_addresses(rng, [b[0] for b in ballots], gateway, another, budget)
         for (cast, dwell, pk, (agent, device)), address in zip(ballots, addresses, strict=True):
