@@ -11,6 +11,7 @@ attack families; its assertion message lists every miss.
 """
 
 import json
+import os
 import re
 from io import StringIO
 
@@ -137,6 +138,9 @@ def test_it_prints_a_row_per_attack_and_trap_and_writes_the_same_as_json(batch2_
     for failure in data["failures"]:
         assert f"  - {failure}" in output
     assert f"已写入 {path}。" in output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # like any file, not mkstemp's 0600
     assert "用时" in errors and "用时" not in output
 
 

@@ -127,8 +127,11 @@ def where_text(found: list, runs: int, by: str) -> str:
 def write_json(path: Path, data: dict) -> None:
     """All or nothing: a temporary file in the same folder, then renamed over the target."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o666 & ~umask)  # an ordinary file, not mkstemp's 0600
             json.dump(data, file, ensure_ascii=False, indent=1)
             file.write("\n")
         os.replace(temporary, path)
