@@ -35,7 +35,15 @@ from zoneinfo import ZoneInfo
 
 from django.db import connections
 
-from ballots.detection import CO_SELECTED, DETECTOR_VERSION, FLAGGED, WATCH, CaseReport, detect
+from ballots.detection import (
+    CLEAN,
+    CO_SELECTED,
+    DETECTOR_VERSION,
+    FLAGGED,
+    WATCH,
+    CaseReport,
+    detect,
+)
 from ballots.detection.thresholds import FLAG_MIN_FAMILIES, FLAG_MIN_STRONG
 from tools.simulation import ALL_ATTACKS, ALL_TRAPS, Offer, simulate_records
 
@@ -113,7 +121,7 @@ class CaseOutcome:
     def of(cls, number: int, reports: dict[int, CaseReport]) -> "CaseOutcome":
         report = reports.get(number)
         if report is None:  # detect() reports every case it is given; be safe anyway
-            return cls(number, "clean", Margin(0, 0))
+            return cls(number, CLEAN, Margin(0, 0))
         return cls(
             number, report.verdict, Margin.of(report), report.reasons[0] if report.reasons else ""
         )
