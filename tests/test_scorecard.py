@@ -83,17 +83,27 @@ def test_it_prints_a_row_per_attack_and_trap_and_writes_the_same_as_json(batch2_
     for summary in data["attacks"]:
         row = re.search(
             rf"^{summary['attack']}\s+{re.escape(ATTACK_LABELS[summary['attack']])}\s+"
-            r"(\d+)/(\d+)\s+(\d+)%\s+(\d+) 类证据（(\d+) 类强）／门槛 (\d+)（(\d+) 强）\s+(.+)$",
+            r"(\d+)/(\d+)\s+(\d+)%\s+(\d+%|—)\s+"
+            r"(\d+) 类证据（(\d+) 类强）／门槛 (\d+)（(\d+) 强）\s+(.+)$",
             output,
             re.MULTILINE,
         )
         assert row, summary["attack"]
-        caught, runs, recall, families, strong, bar, bar_strong, misses = row.groups()
+        caught, runs, recall, share, families, strong, bar, bar_strong, misses = row.groups()
         cells = [c for c in data["cells"] if c["attack"] == summary["attack"]]
         assert (int(caught), int(runs)) == (summary["caught"], summary["runs"])
         assert summary["caught"] == sum(c["target"]["verdict"] == FLAGGED for c in cells)
         assert summary["runs"] == len(cells) == 4
         assert int(recall) == round(summary["recall"] * 100)
+        caught_cells = [c for c in cells if c["caught"]]
+        if caught_cells:
+            held = sum(c["attack_in_slice"] for c in caught_cells)
+            assert held / sum(c["attack_ballots"] for c in caught_cells) == pytest.approx(
+                summary["slice_share"], abs=1e-4
+            )
+            assert share == f"{summary['slice_share']:.0%}"
+        else:
+            assert share == "—" and summary["slice_share"] is None
         assert {"families": int(families), "strong": int(strong)} == summary["weakest"]
         assert summary["weakest"]["families"] == min(
             c["target"]["margin"]["families"] for c in cells

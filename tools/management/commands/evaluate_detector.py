@@ -242,17 +242,21 @@ class Command(BaseCommand):
         names = {s.attack: s.label for s in card.attacks} | {s.trap: s.label for s in card.traps}
         key = max(map(len, names)) + 1
         first = max(width_of(f"{name:<{key}}{label}") for name, label in names.items()) + 1
-        columns = ((first, False), (9, True), (6, True), (36, False))
+        columns = ((first, False), (9, True), (6, True), (8, True), (36, False))
 
         self.stdout.write("")
         self.stdout.write(
-            self.row(("攻击类型", "命中/次数", "召回率", "最弱余量"), columns) + " 漏检"
+            self.row(("攻击类型", "命中/次数", "召回率", "切片覆盖", "最弱余量"), columns) + " 漏检"
         )
         for summary in card.attacks:
+            # Of its ballots, the share its case's deciding slice holds when caught: a
+            # catch on a slice holding 5% of them is luck, not detection.
+            share = "—" if summary.slice_share is None else f"{summary.slice_share:.0%}"
             cells = (
                 f"{summary.attack:<{key}}{summary.label}",
                 f"{summary.caught}/{summary.runs}",
                 f"{summary.recall:.0%}",
+                share,
                 margin_text(summary.weakest, bar),
             )
             misses = where_text(summary.missed, summary.runs, "trap")
@@ -261,12 +265,15 @@ class Command(BaseCommand):
             self.stdout.write(self.row(cells, columns) + f" {misses}")
 
         self.stdout.write("")
-        self.stdout.write(self.row(("陷阱", "误报/次数", "关注", "最强余量"), columns) + " 误报")
+        self.stdout.write(
+            self.row(("陷阱", "误报/次数", "关注", "", "最强余量"), columns) + " 误报"
+        )
         for summary in card.traps:
             cells = (
                 f"{summary.trap:<{key}}{summary.label}",
                 f"{summary.flagged}/{summary.runs}",
                 str(summary.watch),
+                "",
                 margin_text(summary.strongest, bar),
             )
             alarms = where_text(summary.flagged_at, summary.runs, "attack")
