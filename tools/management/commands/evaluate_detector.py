@@ -265,15 +265,13 @@ class Command(BaseCommand):
             self.stdout.write(self.row(cells, columns) + f" {misses}")
 
         self.stdout.write("")
-        self.stdout.write(
-            self.row(("陷阱", "误报/次数", "关注", "", "最强余量"), columns) + " 误报"
-        )
+        columns = ((first, False), (9, True), (6, True), (36, False))
+        self.stdout.write(self.row(("陷阱", "误报/次数", "关注", "最强余量"), columns) + " 误报")
         for summary in card.traps:
             cells = (
                 f"{summary.trap:<{key}}{summary.label}",
                 f"{summary.flagged}/{summary.runs}",
                 str(summary.watch),
-                "",
                 margin_text(summary.strongest, bar),
             )
             alarms = where_text(summary.flagged_at, summary.runs, "attack")
