@@ -55,8 +55,8 @@ node-modules: node_modules/.package-lock.json
 test: $(BIN)/.installed node-modules ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz)
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz" $(PYTEST_ARGS)
+test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz, scorecard)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz and not scorecard" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed ## ruff check + format check, import layers, and no missing migrations
 	$(BIN)/ruff check .
