@@ -54,9 +54,13 @@ def test_the_monitoring_page_lists_attacked_cases_first_with_their_evidence(
     assert set(flagged) == scenario.attacked_cases
     assert {r.case for r in reports[: len(flagged)]} == scenario.attacked_cases
     html = response.content.decode()
-    assert "<svg" in html and 'class="bar-suspect"' in html
     assert "证据类别" in html and "主要 IP" in html and "相邻选票间隔分布" in html
+    assert "共有特征" in html
     assert not re.search(r"<script(?![^>]*\ssrc=)", html)  # no inline script (CSP)
+    # The night farm's evidence: its burst hours in red on the hourly chart.
+    farm = committee_client.get(monitoring_url(batch), {"case": f"{scenario.targets['farm']:03d}"})
+    html = farm.content.decode()
+    assert "<svg" in html and 'class="bar-suspect"' in html
 
 
 def test_each_case_has_its_evidence_page(committee_client, attacked):
@@ -262,3 +266,31 @@ def test_the_evidence_page_shows_voters_who_unfollowed_within_hours(
     assert "投票后 24 小时内取消关注占比" in html  # the identity family's row
     reason = next(r for r in chosen.reasons if "取消了关注" in r)
     assert reason.startswith("身份（强）：投完就取消关注：") and escape(reason) in html
+
+
+def test_the_evidence_page_shows_the_traits_a_spread_out_farm_shares(
+    committee_client, simulation_batch
+):
+    """Hundreds of home networks at ordinary hours: the page says what the farm's
+    ballots share, observed against what the rest of the poll predicts."""
+    scenario = simulate(
+        simulation_batch,
+        seed=12,
+        attacks=["residential"],
+        traps=[],
+        ballots=1_500,
+        days=SIMULATION_DAYS,
+        end=SIMULATION_END,
+    )
+    target = scenario.targets["residential"]
+
+    response = committee_client.get(monitoring_url(simulation_batch), {"case": f"{target:03d}"})
+
+    chosen = response.context["chosen"]
+    assert chosen.case == target and chosen.flagged
+    assert chosen.slices[0].kind == "traits"
+    html = response.content.decode()
+    assert 'id="traits"' in html and "按其余选票应有" in html
+    for trait, values, observed, _ in chosen.traits:
+        assert escape(trait) in html and escape(values) in html and f"<td>{observed}</td>" in html
+    assert escape(chosen.reasons[0]) in html and chosen.reasons[0].startswith("共有特征：")

@@ -13,9 +13,10 @@ reason. The families:
   hour-of-day profile over days (weak only);
 - network: distinct /24s per voter, the share of the top /24s, and the share of
   voters on /24s used (almost) only by this slice;
-- device: distinct user agents, followers per device cookie, non-WeChat user
-  agents, dwell under FAST_DWELL_SECONDS (the server already refuses < 2 s, so
-  "too fast to have read the page" starts a little above it);
+- device: distinct user agents, the share of voters on the commonest few,
+  followers per device cookie, non-WeChat user agents, dwell under
+  FAST_DWELL_SECONDS (the server already refuses < 2 s, so "too fast to have read
+  the page" starts a little above it), and a median dwell far below the poll's;
 - identity: followed seconds before voting (strong), followed minutes before
   (weak only: following is required to vote, so it is weighted low), and
   unfollowed within QUICK_UNFOLLOW_SECONDS after voting (WeChat pushes unfollows,
@@ -38,11 +39,12 @@ give its key its words in text.py.
 """
 
 import operator
+import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ballots.detection.poll import Crowd, Poll, cv, top_sets_share
+from ballots.detection.poll import Crowd, Poll, cv, pick, top_sets_share
 from ballots.detection.thresholds import (
     ACCOUNTS_PER_DEVICE_FACTOR_STRONG,
     ACCOUNTS_PER_DEVICE_FACTOR_WEAK,
@@ -82,6 +84,8 @@ from ballots.detection.thresholds import (
     OWN_SUBNET_MARGIN_WEAK,
     OWN_SUBNET_STRONG,
     OWN_SUBNET_WEAK,
+    QUICK_READING_STRONG,
+    QUICK_READING_WEAK,
     QUICK_UNFOLLOW_FACTOR_STRONG,
     QUICK_UNFOLLOW_FACTOR_WEAK,
     QUICK_UNFOLLOW_STRONG,
@@ -94,12 +98,15 @@ from ballots.detection.thresholds import (
     SINGLE_WEAK,
     SUBNETS_PER_VOTER_FACTOR_STRONG,
     SUBNETS_PER_VOTER_FACTOR_WEAK,
+    TOP_AGENT_FACTOR_STRONG,
+    TOP_AGENT_FACTOR_WEAK,
+    TOP_AGENT_SHARE_STRONG,
+    TOP_AGENT_SHARE_WEAK,
     TOP_SUBNET_FACTOR_STRONG,
     TOP_SUBNET_FACTOR_WEAK,
     TOP_SUBNET_SHARE_STRONG,
     TOP_SUBNET_SHARE_WEAK,
     USER_AGENT_FACTOR_STRONG,
-    USER_AGENT_FACTOR_WEAK,
 )
 
 
@@ -271,20 +278,28 @@ own_subnets = _crowded(
 
 
 def few_user_agents(s: Slice) -> Measure:
-    """Distinct user agents as a ratio of the sample's, so the baseline is 1."""
+    """Distinct user agents as a ratio of the sample's, so the baseline is 1. Strong
+    or nothing."""
     return Measure(
         "few_user_agents",
         s.crowd.user_agents / max(s.sample.user_agents, 1),
         1.0,
         "<=",
         strong=USER_AGENT_FACTOR_STRONG,
-        weak=USER_AGENT_FACTOR_WEAK,
         figures={
             "voters": s.crowd.voters,
             "user_agents": s.crowd.user_agents,
             "sample_user_agents": s.sample.user_agents,
         },
     )
+
+
+top_user_agents = _crowded(
+    "top_user_agents",
+    "top_agent_share",
+    strong=_times(TOP_AGENT_SHARE_STRONG, TOP_AGENT_FACTOR_STRONG),
+    weak=_times(TOP_AGENT_SHARE_WEAK, TOP_AGENT_FACTOR_WEAK),
+)
 
 
 def shared_devices(s: Slice) -> Measure:
@@ -316,6 +331,23 @@ fast_dwell = _share(
     strong=_times(FAST_DWELL_STRONG, FAST_DWELL_FACTOR_STRONG),
     weak=_times(FAST_DWELL_WEAK, FAST_DWELL_FACTOR_WEAK),
 )
+
+
+def quick_reading(s: Slice) -> Measure | None:
+    """The slice's median dwell on the form as a ratio of the poll's median."""
+    poll = s.poll
+    if not poll.median_dwell:
+        return None
+    median = statistics.median(pick(poll.dwell, s.indices))
+    return Measure(
+        "quick_reading",
+        median / poll.median_dwell,
+        1.0,
+        "<=",
+        strong=QUICK_READING_STRONG,
+        weak=QUICK_READING_WEAK,
+        figures={"median": median, "poll_median": poll.median_dwell},
+    )
 
 
 # --- Identity: accounts made for the vote ---------------------------------------------
@@ -397,7 +429,14 @@ def co_chosen(s: Slice) -> Measure | None:
 MEASURES = {
     "timing": (regular_gaps, night_votes, flat_day),
     "network": (few_subnets, top_subnets, own_subnets),
-    "device": (few_user_agents, shared_devices, non_wechat, fast_dwell),
+    "device": (
+        few_user_agents,
+        top_user_agents,
+        shared_devices,
+        non_wechat,
+        fast_dwell,
+        quick_reading,
+    ),
     "identity": (seconds_follow, fresh_follow, quick_unfollow),
     "content": (single_choice, lockstep, fixed_size, co_chosen),
 }

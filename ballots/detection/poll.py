@@ -40,13 +40,15 @@ from ballots.detection.thresholds import (
     SECONDS_FOLLOW_SECONDS,
     TIME_ZONE,
     TOP_SUBNETS,
+    TOP_USER_AGENTS,
     WECHAT_MARKER,
 )
 
 
 @dataclass
 class Crowd:
-    """Counts over one ballot per voter: how many user agents, /24s, devices."""
+    """Counts over one ballot per voter: how many user agents, /24s, devices, and how
+    concentrated."""
 
     voters: int
     user_agents: float
@@ -54,6 +56,7 @@ class Crowd:
     top_subnet_share: float
     accounts_per_device: float
     own_subnet_share: float
+    top_agent_share: float = 0.0  # voters on the TOP_USER_AGENTS commonest user agents
 
 
 class Poll:
@@ -87,6 +90,7 @@ class Poll:
         self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
         self.dwell = [(r.cast_at - r.form_served_at).total_seconds() for r in records]
         self.fast = [dwell < FAST_DWELL_SECONDS for dwell in self.dwell]
+        self.median_dwell = statistics.median(self.dwell) if records else 0.0
         self.device = [r.device_id or f"ballot:{r.id}" for r in records]
         # Plain columns, so that slices read them with C-level `pick`s.
         self.follower = list(map(attrgetter("follower_id"), records))
@@ -202,14 +206,16 @@ class Poll:
             for subnet, count in slice_counts.items()
             if subnet and count >= OWN_SUBNET_SHARE * len(self.by_subnet[subnet])
         }
+        agents = Counter(pick(self.agent, first))
         return Crowd(
             voters=n,
-            user_agents=len(set(pick(self.agent, first))),
+            user_agents=len(agents),
             subnets=len([s for s in subnets if s]),
             top_subnet_share=sum(heapq.nlargest(TOP_SUBNETS, (c for s, c in subnets.items() if s)))
             / n,
             accounts_per_device=n / len(set(pick(self.device, first))),
             own_subnet_share=sum(subnets[s] for s in own) / n,
+            top_agent_share=sum(c for _, c in agents.most_common(TOP_USER_AGENTS)) / n,
         )
 
     def sample_crowd(self, voters: int) -> Crowd:

@@ -54,6 +54,9 @@ class Candidate:
     indices: list[int]
     case: int
     skips: frozenset[str]
+    # How many of its ballots the rest of the poll predicts (burst and shared-traits
+    # slices; 0 where the selector does not say): the honest part it may hold.
+    expected: float = 0.0
 
 
 # Slice kinds, in order of preference when scores tie, with the measures that read
@@ -121,7 +124,14 @@ def suspect_slices(
             table.describe(finding), finding.observed, finding.expected
         )
         candidates.append(
-            Candidate("traits", description, list(finding.indices), number, finding.reads)
+            Candidate(
+                "traits",
+                description,
+                list(finding.indices),
+                number,
+                finding.reads,
+                finding.expected,
+            )
         )
     return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
 
@@ -167,7 +177,10 @@ def _burst_slices(poll: Poll, number: int, bursts: Bursts) -> list[Candidate]:
             expected=sum(bursts[h][1] for h in run),
             z=max(bursts[h][2] for h in run),
         )
-        slices.append(Candidate("burst", description, indices, number, SELECTED_BY["burst"]))
+        expected = sum(bursts[h][1] for h in run)
+        slices.append(
+            Candidate("burst", description, indices, number, SELECTED_BY["burst"], expected)
+        )
     return slices
 
 

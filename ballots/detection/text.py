@@ -25,6 +25,7 @@ from ballots.detection.thresholds import (
     REUSE_EDGES,
     SECONDS_FOLLOW_SECONDS,
     TOP_SUBNETS,
+    TOP_USER_AGENTS,
     WATCH_MIN_FAMILIES,
 )
 
@@ -203,6 +204,7 @@ def says(m: Measure) -> str:
 _CONSTANTS = {
     "top": TOP_SUBNETS,
     "sets": CO_CHOSEN_TOP,
+    "agents": TOP_USER_AGENTS,
     "dwell": FAST_DWELL_SECONDS,
     "seconds": SECONDS_FOLLOW_SECONDS,
     "minutes": FRESH_FOLLOW_SECONDS // 60,
@@ -245,6 +247,11 @@ _WORDS = {
         "浏览器标识单一：{voters} 位投票人只有 {user_agents:.0f} 种，"
         "同样人数的随机样本 {sample_user_agents:.0f} 种（比值 {value:.2f}，≤ {strong} 强）",
     ),
+    "top_user_agents": (
+        "前 {agents} 种浏览器标识的投票人占比",
+        "集中在少数机型：前 {agents} 种浏览器标识占投票人的 {value:.0%}，随机样本 {baseline:.0%}"
+        "（≥ {weak:.0%} 可疑，≥ {strong:.0%} 强）",
+    ),
     "shared_devices": (
         "每个设备的账号数",
         "一机多号：{voters} 个账号只用了 {devices} 个设备（每设备 {value:.1f} 个），"
@@ -258,6 +265,11 @@ _WORDS = {
         "页面停留不足 {dwell:g} 秒占比",
         "来不及看就提交：页面停留不足 {dwell:g} 秒的占 {value:.0%}，其余选票 {baseline:.0%}"
         "（≥ {strong:.0%} 强）",
+    ),
+    "quick_reading": (
+        "页面停留中位数 ÷ 全体中位数",
+        "看得太快：页面停留中位数 {median:.1f} 秒，全体 {poll_median:.1f} 秒（比值 {value:.2f}，"
+        "≤ {weak} 可疑，≤ {strong} 强）",
     ),
     "seconds_follow": (
         "关注后 {seconds} 秒内投票占比",

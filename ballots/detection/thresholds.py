@@ -74,8 +74,17 @@ OWN_SUBNET_WEAK = 0.6
 OWN_SUBNET_MARGIN_WEAK = 0.25
 
 # --- Device ---------------------------------------------------------------------------
-USER_AGENT_FACTOR_STRONG = 0.2  # distinct user agents ÷ a random sample's
-USER_AGENT_FACTOR_WEAK = 0.5
+# Distinct user agents ÷ a random sample's: strong only. A homogeneous community
+# (a campus of new phones) has a third of a sample's variety and nothing else odd.
+USER_AGENT_FACTOR_STRONG = 0.2
+# Voters on the slice's TOP_USER_AGENTS commonest user agents: a job run on a few
+# phone models, even diluted by honest ballots; a crowd of students' new phones is
+# homogeneous but spread over dozens of agents.
+TOP_USER_AGENTS = 3
+TOP_AGENT_SHARE_STRONG = 0.7
+TOP_AGENT_FACTOR_STRONG = 3.0
+TOP_AGENT_SHARE_WEAK = 0.5
+TOP_AGENT_FACTOR_WEAK = 2.5
 # Accounts per device cookie: at least the floor, and a multiple of the sample's.
 ACCOUNTS_PER_DEVICE_STRONG = 5.0
 ACCOUNTS_PER_DEVICE_FACTOR_STRONG = 3.0
@@ -93,6 +102,10 @@ FAST_DWELL_STRONG = 0.5
 FAST_DWELL_FACTOR_STRONG = 5.0
 FAST_DWELL_WEAK = 0.2
 FAST_DWELL_FACTOR_WEAK = 3.0
+# The slice's median dwell ÷ the poll's: a job reads in seconds what people read in
+# tens of seconds; a loyal voter who knows the page by heart is quick too (weak).
+QUICK_READING_STRONG = 0.25
+QUICK_READING_WEAK = 0.4
 
 # --- Identity -------------------------------------------------------------------------
 SECONDS_FOLLOW_SECONDS = 20  # followed this few seconds before voting: strong only

@@ -58,10 +58,10 @@ from ballots.detection.thresholds import (
 TRAITS = ("dwell", "follow_lag", "user_agent", "ua_family", "device_reuse", "ballot_size", "hour")
 # The measures (measures.py keys) that read each trait: skipped on a slice it selected.
 READS = {
-    "dwell": frozenset({"fast_dwell"}),
+    "dwell": frozenset({"fast_dwell", "quick_reading"}),
     "follow_lag": frozenset({"seconds_follow", "fresh_follow"}),
-    "user_agent": frozenset({"few_user_agents", "non_wechat"}),
-    "ua_family": frozenset({"few_user_agents", "non_wechat"}),
+    "user_agent": frozenset({"few_user_agents", "top_user_agents", "non_wechat"}),
+    "ua_family": frozenset({"few_user_agents", "top_user_agents", "non_wechat"}),
     "device_reuse": frozenset({"shared_devices"}),
     "ballot_size": frozenset({"single_choice", "fixed_size"}),
     "hour": frozenset({"night_votes", "flat_day"}),

@@ -114,17 +114,16 @@ def evaluate(poll: Poll, candidate: Candidate) -> Evaluation:
 
 
 def best_first(evaluations: Iterable[Evaluation]) -> list[Evaluation]:
-    """The most serious verdict first; then the slices of the time, address and cohort
-    selectors before shared traits, whose slices may hold more of the case's honest
-    ballots (a ballot size, a dwell band); then the highest score, the preferred kind
-    (SELECTED_BY), the larger."""
+    """The most serious verdict first; then the highest score; then the slice the rest
+    of the poll explains least (the smallest expected share: the fewest honest ballots
+    to void with it), the preferred kind (SELECTED_BY), the larger."""
     kinds = list(SELECTED_BY)
     return sorted(
         evaluations,
         key=lambda e: (
             VERDICT_RANK[e.verdict],
-            e.kind == "traits",
             -e.score,
+            e.candidate.expected / len(e.indices),
             kinds.index(e.kind),
             -len(e.indices),
         ),

@@ -316,8 +316,11 @@ class Simulation:
         return agents
 
     def young_agents(self) -> tuple[list[str], list[float]]:
-        """Students' phones: the most popular user agents with the newest WeChat on the
-        newest systems (the most popular of all if the pool has none), and weights."""
+        """Students' phones: user agents with the newest WeChat on the newest systems
+        (the most popular of all if the pool has none), equally likely. Weighting them
+        by the whole market, as a first version did, handed one string half the campus
+        whenever the market's top agent happened to be a young one: students' phones
+        spread over models, systems and network types."""
         pool = range(WECHAT_USER_AGENTS)
         young = [
             i
@@ -325,7 +328,7 @@ class Simulation:
             if any(f"MicroMessenger/{v}" in self.user_agents[i] for v in CAMPUS_WECHAT_VERSIONS)
             and any(system in self.user_agents[i] for system in CAMPUS_SYSTEMS)
         ][:CAMPUS_USER_AGENTS] or list(pool[:CAMPUS_USER_AGENTS])
-        return [self.user_agents[i] for i in young], [self.ua_weights[i] for i in young]
+        return [self.user_agents[i] for i in young], [1.0] * len(young)
 
     def in_window(self, cast: float) -> bool:
         return self.calendar.start <= cast < self.calendar.end
