@@ -75,7 +75,10 @@ def _detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> lis
         traits[number] = [
             text.trait_row(table.describe(f), f.observed, f.expected) for f in findings
         ]
-        candidates = selectors.suspect_slices(poll, number, focused, bursts, table, findings)
+        candidates = [
+            *selectors.suspect_slices(poll, number, focused, bursts),
+            *selectors.trait_slices(table, number, findings),
+        ]
         evaluations[number] = best_first(evaluate(poll, c) for c in candidates)
 
     verdicts = {n: (e[0].verdict if e else CLEAN) for n, e in evaluations.items()}

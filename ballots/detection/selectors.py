@@ -100,17 +100,9 @@ def hourly(poll: Poll, number: int) -> tuple[list[HourBin], Bursts]:
     return bins, bursts
 
 
-def suspect_slices(
-    poll: Poll,
-    number: int,
-    focus: Focus,
-    bursts: Bursts,
-    table: TraitTable,
-    findings: list[Finding],
-) -> list[Candidate]:
+def suspect_slices(poll: Poll, number: int, focus: Focus, bursts: Bursts) -> list[Candidate]:
     """The case's slices of at least SLICE_MIN_BALLOTS ballots: its focused addresses,
-    its focused /24s, each run of burst hours, its single-choice fresh cohort, each
-    shared trait and their combination (`findings`, from `table.findings(number)`)."""
+    its focused /24s, each run of burst hours, and its single-choice fresh cohort."""
     candidates = [
         _focus_slice(poll, number, focus[kind][number], kind)
         for kind in ("address", "subnet")
@@ -118,21 +110,24 @@ def suspect_slices(
     ]
     candidates.extend(_burst_slices(poll, number, bursts))
     candidates.append(_cohort_slice(poll, number))
+    return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
+
+
+def trait_slices(table: TraitTable, number: int, findings: list[Finding]) -> list[Candidate]:
+    """A slice for each of the case's shared traits (`table.findings(number)`) and for
+    their combination, of at least SLICE_MIN_BALLOTS ballots."""
     combined = table.combine(number, findings)
-    for finding in [*findings, *([combined] if combined else [])]:
-        description = text.trait_description(
-            table.describe(finding), finding.observed, finding.expected
+    candidates = [
+        Candidate(
+            "traits",
+            text.trait_description(table.describe(f), f.observed, f.expected),
+            list(f.indices),
+            number,
+            f.reads,
+            f.expected,
         )
-        candidates.append(
-            Candidate(
-                "traits",
-                description,
-                list(finding.indices),
-                number,
-                finding.reads,
-                finding.expected,
-            )
-        )
+        for f in [*findings, *([combined] if combined else [])]
+    ]
     return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
 
 

@@ -106,6 +106,7 @@ FAST_DWELL_FACTOR_WEAK = 3.0
 # tens of seconds; a loyal voter who knows the page by heart is quick too (weak).
 QUICK_READING_STRONG = 0.25
 QUICK_READING_WEAK = 0.4
+MEDIAN_STRIDE = 10  # the poll's median dwell is read off every 10th ballot
 
 # --- Identity -------------------------------------------------------------------------
 SECONDS_FOLLOW_SECONDS = 20  # followed this few seconds before voting: strong only
@@ -154,7 +155,11 @@ CO_CHOSEN_WEAK = 0.5
 CO_CHOSEN_MARGIN_WEAK = 0.25
 
 # --- Baseline samples -----------------------------------------------------------------
-SAMPLE_REPEATS = 3  # random samples averaged per baseline
+SAMPLE_REPEATS = 3  # random samples averaged per baseline...
+# ...but one for slices of this many voters or more: the counts of a sample that
+# large vary by a percent or so between draws, and each draw over a million-ballot
+# poll takes a second.
+SAMPLE_ONCE_VOTERS = 10_000
 SAMPLE_SEED = 20_261_126  # fixed: the same records always give the same report
 
 # --- Verdicts -------------------------------------------------------------------------

@@ -36,10 +36,11 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from itertools import repeat
-from operator import add, itemgetter, mul
+from itertools import compress, repeat
+from operator import add, eq, floordiv, itemgetter, mod, mul, sub
 
 from ballots.detection import text
 from ballots.detection.thresholds import (
@@ -67,6 +68,15 @@ READS = {
     "hour": frozenset({"night_votes", "flat_day"}),
 }
 UNKNOWN = -1  # a follow lag we do not know
+# The traits packed into one integer per ballot, with how many values each takes;
+# a follow lag is stored one up, so that UNKNOWN is 0.
+PACKED = (
+    ("dwell", len(DWELL_EDGES) + 1),
+    ("follow_lag", len(FOLLOW_LAG_EDGES) + 2),
+    ("device_reuse", len(REUSE_EDGES) + 1),
+    ("hour", 24 // HOUR_BAND_HOURS),
+)
+OFFSET = {"follow_lag": 1}
 
 _OS = (
     (re.compile(r"iPhone OS (\d+)"), "iOS {}"),
@@ -121,42 +131,67 @@ class TraitTable:
         agent_ids = {agent: code for code, agent in enumerate(distinct)}
         family_names = sorted({ua_family(agent) for agent in distinct})
         family_ids = {name: code for code, name in enumerate(family_names)}
-        family_of = {agent: family_ids[ua_family(agent)] for agent in distinct}
+        self.family_of = [family_ids[ua_family(agent)] for agent in distinct]  # by agent id
         self.labels: dict[str, dict[int, str]] = {
             "user_agent": {code: _short_agent(agent) for agent, code in agent_ids.items()},
             "ua_family": dict(enumerate(family_names)),
         }
-        accounts = Counter(map(itemgetter(0), set(zip(poll.device, poll.follower, strict=True))))
+        # Accounts per device cookie, each follower on the device of their last ballot
+        # (a dict of a million pairs builds far faster than a set of them).
+        accounts = Counter(dict(zip(poll.follower, poll.device, strict=True)).values())
         reuse = {device: bisect_right(REUSE_EDGES, count) for device, count in accounts.items()}
         hour_band = [hour // HOUR_BAND_HOURS for hour in range(24)]
-        codes: dict[str, list[int]] = {
+        columns: dict[str, list[int]] = {  # PACKED's traits, as stored (follow lag + 1)
             "dwell": list(map(partial(bisect_right, DWELL_EDGES), poll.dwell)),
             "follow_lag": [
-                UNKNOWN if lag is None else bisect_right(FOLLOW_LAG_EDGES, lag)
+                0 if lag is None else bisect_right(FOLLOW_LAG_EDGES, lag) + 1
                 for lag in poll.follow_lag
             ],
-            "user_agent": list(map(agent_ids.__getitem__, agents)),
-            "ua_family": list(map(family_of.__getitem__, agents)),
             "device_reuse": list(map(reuse.__getitem__, poll.device)),
-            "ballot_size": list(map(min, poll.ballot_size, repeat(MAX_BALLOT_SIZE))),
             "hour": list(map(hour_band.__getitem__, poll.local_hour)),
         }
-        # Each ballot's value and size in one integer (value × base + size), so one
-        # count gives both how many ballots have a value and how many cases they
-        # name (see `findings`).
+        # Each ballot's values and size in two integers (mixed radix: the PACKED
+        # traits, then the size; the user agent, then the size), so that one count
+        # over a case's ballots gives every trait's counts and how many cases those
+        # ballots name (see `findings`). The user agent's family and the ballot size
+        # are read off the user agent and the size.
         self.base = max(poll.ballot_size, default=0) + 1
-        self.keyed = {  # arrays: a million large ints would take 28 bytes each
-            trait: array("l", map(add, map(mul, values, repeat(self.base)), poll.ballot_size))
-            for trait, values in codes.items()
-        }
+        packed = iter(columns[PACKED[0][0]])
+        for trait, radix in PACKED[1:]:
+            packed = map(add, map(mul, packed, repeat(radix)), columns[trait])
+        # Arrays: as lists, a million large ints take 36 bytes each.
+        self.packed = array("i", map(add, map(mul, packed, repeat(self.base)), poll.ballot_size))
+        agent_codes = map(agent_ids.__getitem__, agents)
+        self.agents = array(
+            "i", map(add, map(mul, agent_codes, repeat(self.base)), poll.ballot_size)
+        )
         self.totals, self.mass = {}, {}
-        for trait, keyed in self.keyed.items():
-            self.totals[trait], self.mass[trait] = self._split(Counter(keyed))
+        for trait, counted in self._counted().items():
+            self.totals[trait], self.mass[trait] = self._split(counted)
         self.total_mass = sum(poll.ballot_size)
         self._index: dict[tuple[str, int], list[int]] = {}
 
+    def _counted(self, gather=None) -> dict[str, Counter]:
+        """Every trait's (value × base + size) counted over the ballots `gather` picks
+        (all of them without it)."""
+        base = self.base
+        counted: dict[str, Counter] = {trait: Counter() for trait in TRAITS}
+        for key, count in Counter(gather(self.packed) if gather else self.packed).items():
+            rest, size = divmod(key, base)
+            counted["ballot_size"][min(size, MAX_BALLOT_SIZE) * base + size] += count
+            for trait, radix in reversed(PACKED):
+                rest, value = divmod(rest, radix)
+                counted[trait][(value - OFFSET.get(trait, 0)) * base + size] += count
+        agents = counted["user_agent"] = Counter(gather(self.agents) if gather else self.agents)
+        families = counted["ua_family"]
+        for key, count in agents.items():
+            agent, size = divmod(key, base)
+            families[self.family_of[agent] * base + size] += count
+        return counted
+
     def _split(self, keyed: Counter) -> tuple[Counter, Counter]:
-        """Counts of keyed codes → (ballots per value, cases they name per value)."""
+        """Counts of (value × base + size) → (ballots per value, cases they name per
+        value)."""
         counts: Counter = Counter()
         mass: Counter = Counter()
         for key, count in keyed.items():
@@ -167,15 +202,41 @@ class TraitTable:
 
     def value(self, trait: str, i: int) -> int:
         """Ballot i's value of the trait."""
-        return self.keyed[trait][i] // self.base
+        if trait == "ballot_size":
+            return min(self.poll.ballot_size[i], MAX_BALLOT_SIZE)
+        if trait in ("user_agent", "ua_family"):
+            agent = self.agents[i] // self.base
+            return agent if trait == "user_agent" else self.family_of[agent]
+        rest = self.packed[i] // self.base
+        for name, radix in reversed(PACKED):
+            rest, value = divmod(rest, radix)
+            if name == trait:
+                return value - OFFSET.get(trait, 0)
+        raise KeyError(trait)
 
     def index(self, trait: str, value: int) -> list[int]:
         """The poll's ballots with this value of the trait (built on first use)."""
         key = (trait, value)
         if key not in self._index:
-            base = self.base
-            self._index[key] = [i for i, k in enumerate(self.keyed[trait]) if k // base == value]
+            column = self._column(trait)
+            self._index[key] = list(compress(range(self.poll.size), map(eq, column, repeat(value))))
         return self._index[key]
+
+    def _column(self, trait: str) -> Iterator[int]:
+        """Every ballot's value of the trait, in order, decoded at C speed."""
+        base = self.base
+        if trait == "ballot_size":
+            return map(min, self.poll.ballot_size, repeat(MAX_BALLOT_SIZE))
+        if trait in ("user_agent", "ua_family"):
+            agents = map(floordiv, self.agents, repeat(base))
+            return agents if trait == "user_agent" else map(self.family_of.__getitem__, agents)
+        names = [name for name, _ in PACKED]
+        position = names.index(trait)
+        below = math.prod(radix for _, radix in PACKED[position + 1 :])
+        packed = map(floordiv, self.packed, repeat(base * below))
+        values = map(mod, packed, repeat(PACKED[position][1]))
+        offset = OFFSET.get(trait, 0)
+        return map(sub, values, repeat(offset)) if offset else values
 
     def findings(self, number: int) -> list[Finding]:
         """The case's traits with over-represented values, largest excess first.
@@ -188,13 +249,11 @@ class TraitTable:
         own = poll.by_case.get(number, [])
         if len(own) < TRAIT_MIN_EXCESS or len(own) == poll.size:
             return []
-        own_mass = sum(itemgetter(*own)(poll.ballot_size))
-        scale = len(own) / (self.total_mass - own_mass)
-        base = self.base
+        counted = self._counted(itemgetter(*own))
         found = []
         for trait in TRAITS:
-            keyed = self.keyed[trait]
-            counts, own_masses = self._split(Counter(itemgetter(*own)(keyed)))
+            counts, own_masses = self._split(counted[trait])
+            scale = len(own) / (self.total_mass - sum(own_masses.values()))
             mass = self.mass[trait]
             values, observed, expected = set(), 0, 0.0
             for value, count in counts.items():
@@ -206,7 +265,8 @@ class TraitTable:
                     observed += count
                     expected += predicted
             if values and _over(observed, expected):
-                indices = tuple(i for i in own if keyed[i] // base in values)
+                of = partial(self.value, trait)
+                indices = tuple(i for i in own if of(i) in values)
                 found.append(Finding((trait,), (frozenset(values),), observed, expected, indices))
         found.sort(key=lambda f: (-f.excess, TRAITS.index(f.traits[0])))
         return found
