@@ -15,9 +15,17 @@ the full matrix over seeds is the scorecard (tests/test_scorecard.py, slow tier)
 
 import pytest
 
-from ballots.detection import CO_SELECTED, FLAGGED, detect, report_from_dict, report_to_dict
+from ballots.detection import (
+    CO_SELECTED,
+    FLAGGED,
+    detect,
+    report_from_dict,
+    report_to_dict,
+    selectors,
+)
 from ballots.detection.poll import Poll
 from ballots.detection.traits import TraitTable
+from ballots.detection.verdicts import evaluate
 from tools.scorecard import END
 from tools.simulation import ALL_TRAPS, Offer, simulate_records
 
@@ -108,3 +116,23 @@ def test_the_shared_traits_survive_being_stored_as_json(poll):
     report = reports[scenario.targets["residential"]]
 
     assert report_from_dict(report_to_dict(report)) == report
+
+
+def test_the_fresh_single_choice_cohort_is_scored_on_unfollows():
+    """The cohort is picked for single choice and fresh follows, so those two are not
+    scored on it; whether its voters left within hours of voting still is."""
+    scenario, records = simulate_records(
+        OFFER, seed=SEED, attacks=("churn",), traps=(), days=5, ballots=4_000, end=END
+    )
+    poll = Poll(records)
+    target = scenario.targets["churn"]
+    _, bursts = selectors.hourly(poll, target)
+    candidates = selectors.suspect_slices(poll, target, selectors.focused(poll), bursts)
+    cohort = next(c for c in candidates if c.kind == "cohort")
+
+    scored = evaluate(poll, cohort)
+
+    families = {f.name: f for f in scored.families}
+    assert not families["identity"].skipped and families["identity"].score == 2
+    assert "投票后 24 小时内取消关注占比" in families["identity"].metric
+    assert not any("只选一个案例" in r or "新关注者多" in r for r in scored.reasons)
