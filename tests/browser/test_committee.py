@@ -63,10 +63,17 @@ def test_the_committee_voids_and_disqualifies_the_attacked_case(
     number = int(first_row.locator("td").first.inner_text()[:3])
     assert number in scenario.attacked_cases
     assert "flagged" in first_row.inner_text()
-    chart = page.locator("svg.chart").first
-    assert chart.is_visible() and chart.locator("rect.bar-suspect").count() > 0
+    assert page.locator("svg.chart").first.is_visible()
     assert page.locator("#evidence").inner_text().startswith(f"证据：{number:03d}")
     shot(page, "monitoring-attacked-case-first")
+    # The night farm's evidence: its burst hours are red on the hourly chart.
+    suspicion = page.locator("#suspicion")
+    farm = scenario.targets["farm"]
+    suspicion.get_by_role("link", name=re.compile(f"^{farm:03d} ")).click()
+    page.wait_for_url(re.compile(rf"case={farm:03d}"))
+    assert page.locator("svg.chart").first.locator("rect.bar-suspect").count() > 0
+    suspicion.get_by_role("link", name=re.compile(f"^{number:03d} ")).click()
+    page.wait_for_url(re.compile(rf"case={number:03d}"))
 
     before = Ballot.objects.count()
     slice_form = page.locator(".slice form").first
