@@ -34,7 +34,8 @@ serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite w
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py load_cases fixtures/batch2.json && \
-	$(BIN)/python manage.py set_voting --batch 2 --open-now --days 30 && \
+	$(BIN)/python manage.py publish_batch --batch 2 --reason "make serve：本地运行，发布第2批" && \
+	$(BIN)/python manage.py set_voting --batch 2 --open-now --days 30 --reason "make serve：本地运行，开放投票30天" && \
 	printf '\n  ┌────────────────────────────────────────────────┐\n' && \
 	printf '  │  casevote is running:  %-24s│\n' "http://$(HOST):$(PORT)/" && \
 	printf '  │  stop with Ctrl-C                              │\n' && \

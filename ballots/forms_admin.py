@@ -51,3 +51,17 @@ class SliceForm(forms.Form):
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             raise forms.ValidationError("结束时间必须晚于开始时间。")
         return data
+
+
+class VotingWindowForm(forms.Form):
+    """开放投票: the window (Beijing time) and why."""
+
+    opens_at = forms.DateTimeField(label="投票开始（北京时间）", help_text="例如 2026-12-01 08:00")
+    closes_at = forms.DateTimeField(label="投票截止（北京时间）", help_text="例如 2026-12-31 20:00")
+    reason = ReasonField()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("opens_at") and data.get("closes_at") and data["opens_at"] >= data["closes_at"]:
+            raise forms.ValidationError("截止时间必须晚于开始时间。")
+        return data

@@ -211,8 +211,11 @@ class Decision(models.Model):
     """A committee decision: the audit trail. Append-only — never edited or deleted.
 
     Voiding and restoring ballots, disqualifying and reinstating cases, selecting
-    cases for the final list and publishing are all decisions; undoing one is a new
-    decision. The rows they changed are linked, so every change has its who/when/why.
+    cases for the final list, publishing, opening, closing and archiving batches are
+    all decisions; undoing one is a new decision. The rows they changed are linked, so
+    every change has its who/when/why. Taken in the admin, `decided_by` is the member;
+    taken with a management command on the server, `decided_via` names the command and
+    the system account that ran it.
     """
 
     class Kind(models.TextChoices):
@@ -224,6 +227,13 @@ class Decision(models.Model):
         UNSELECT = "unselect", "撤销入选"
         PUBLISH_RESULTS = "publish_results", "公布投票结果"
         PUBLISH_SELECTED = "publish_selected", "公布入选名单"
+        PUBLISH_BATCH = "publish_batch", "发布批次"
+        WITHDRAW_BATCH = "withdraw_batch", "撤回发布"
+        OPEN_VOTING = "open_voting", "开放投票"
+        CLOSE_VOTING = "close_voting", "结束投票"
+        CHANGE_RULES = "change_rules", "修改投票规则"
+        ARCHIVE = "archive", "归档批次"
+        UNARCHIVE = "unarchive", "取消归档"
 
     kind = models.CharField("决定", max_length=20, choices=Kind.choices)
     batch = models.ForeignKey(
@@ -248,8 +258,13 @@ class Decision(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="casevote_decisions",
         verbose_name="决定人",
+    )
+    decided_via = models.CharField(
+        "途径", max_length=100, blank=True, help_text="空：管理后台。命令行：命令和系统账号。"
     )
     decided_at = models.DateTimeField("时间", db_index=True)
 
@@ -265,10 +280,21 @@ class Decision(models.Model):
             ("select_cases", "评审打分并确定入选"),
             ("publish", "公布投票结果和入选名单"),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=False) | ~Q(decided_via=""),
+                name="decision_has_a_maker",
+                violation_error_message="决定必须记录决定人或命令行途径。",
+            ),
+        ]
 
     def __str__(self) -> str:
         target = f" {self.case.display_number}" if self.case_id else ""
         return f"{self.get_kind_display()}{target}（{self.decided_at:%Y-%m-%d %H:%M}）"
+
+    @property
+    def maker_display(self) -> str:
+        return str(self.decided_by) if self.decided_by_id else f"命令行：{self.decided_via}"
 
 
 class DecisionBallot(models.Model):
@@ -286,6 +312,12 @@ class DecisionBallot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision_id} → {self.ballot_id}"
+
+
+class AnnouncementQuerySet(ContentQuerySet):
+    def public(self) -> "AnnouncementQuerySet":
+        """Announcements of published batches: a draft's are for staff only."""
+        return self.filter(batch__published_at__isnull=False)
 
 
 class Announcement(ContentModel):
@@ -309,7 +341,7 @@ class Announcement(ContentModel):
     body = models.TextField("正文")
     published_at = models.DateTimeField("发布时间", db_index=True)
 
-    objects = ContentQuerySet.as_manager()
+    objects = AnnouncementQuerySet.as_manager()
 
     class Meta:
         verbose_name = "公告"

@@ -37,12 +37,15 @@ def require_reason(reason: str) -> str:
     return reason
 
 
-def _record(kind: str, batch: Batch, user, reason: str, **fields) -> Decision:
+def record(kind: str, batch: Batch, user, reason: str, *, via: str = "", **fields) -> Decision:
+    """Write the decision: by a committee member (`user`), or, from a management
+    command, by no user and `via` naming the command and the system account."""
     return Decision.objects.create(
         kind=kind,
         batch=batch,
         reason=reason,
         decided_by=user,
+        decided_via=via,
         decided_at=timezone.now(),
         **fields,
     )
@@ -71,7 +74,7 @@ def _change_ballots(ballots: QuerySet, kind: str, *, user, reason: str, **detail
         changed = Ballot.objects.filter(pk__in=ids, status=from_status).update(
             status=to_status, void_reason_public=public_reason
         )
-        decision = _record(
+        decision = record(
             kind,
             Batch.objects.get(pk=batches.pop()),
             user,
@@ -172,7 +175,7 @@ def _move_case(
         )
         if changed != 1:
             raise DecisionRefused(REFUSALS[transition.kind].format(case=case))
-        decision = _record(transition.kind, case.batch, user, reason, case=case)
+        decision = record(transition.kind, case.batch, user, reason, case=case)
         if announcement is not None:
             _announce(decision, case, *announcement)
     case.status = transition.to_status
@@ -213,7 +216,7 @@ def _publish(batch: Batch, field: str, kind: str, *, user, reason: str, refusal:
         )
         if changed != 1:
             raise DecisionRefused(refusal)
-        decision = _record(kind, batch, user, reason)
+        decision = record(kind, batch, user, reason)
     setattr(batch, field, now)
     return decision
 

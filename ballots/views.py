@@ -20,31 +20,47 @@ from ballots.services import (
 from ballots.tokens import make_form_token
 from cases import catalogue
 from cases.models import Batch, Case
+from cases.preview import require_visible
 from casevote.pagecache import cached_page
 
 
-def get_current_batch_or_404() -> Batch:
-    batch = Batch.objects.current()
-    if batch is None:
-        raise Http404("没有正在展示的批次")
-    return batch
-
-
-def get_current_catalogue_or_404() -> catalogue.Catalogue:
-    """The same batch with its cases, from this worker's memory (the ballot's hot path)."""
-    current = catalogue.current()
+def get_catalogue_or_404(request, number: int | None, now) -> catalogue.Catalogue:
+    """A batch with its cases, from this worker's memory (the ballot's hot path): batch
+    `number`, or without one the batch the campaign shows first. A draft only for staff,
+    as a preview (it takes no ballot: `Batch.is_open` is false for drafts)."""
+    if number is None:
+        current = catalogue.featured(now)
+    else:
+        current = catalogue.of(number)
+        if current is None:
+            batch = get_object_or_404(Batch, number=number)
+            require_visible(request, batch)
+            current = catalogue.load(batch)
     if current is None:
         raise Http404("没有正在展示的批次")
     return current
+
+
+def get_batch_or_404(request, number: int | None, now) -> Batch:
+    """Batch `number` (a draft only for staff), or the batch the campaign shows first."""
+    if number is None:
+        batch = Batch.objects.featured(now)
+        if batch is None:
+            raise Http404("没有正在展示的批次")
+        return batch
+    batch = get_object_or_404(Batch, number=number)
+    require_visible(request, batch)
+    return batch
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @with_device_id
 @follow_required
 @cache_control(private=True, no_store=True)
-def vote(request):
-    current = get_current_catalogue_or_404()
-    batch, now = current.batch, timezone.now()
+def vote(request, number: int | None = None):
+    now = timezone.now()
+    current = get_catalogue_or_404(request, number, now)
+    batch = current.batch
     form = BallotForm(request.POST if request.method == "POST" else None, labels=current.labels)
     status, existing = 200, None
     if not form.is_bound:
@@ -75,6 +91,12 @@ def vote(request):
         "form": form,
         "existing": existing,
         "next_vote_at": next_vote_at(batch, now) if existing else None,
+        "preview": not batch.is_published,
+        "also_open": [
+            other.batch
+            for other in catalogue.published().values()
+            if other.batch.pk != batch.pk and other.batch.is_open(now)
+        ],
     }
     return render(request, "ballots/vote.html", context, status=status)
 
@@ -121,24 +143,38 @@ def receipt(request, code: str):
 
 @require_safe
 @cached_page(seconds_setting="CASEVOTE_RESULTS_CACHE_SECONDS")
-def results(request):
-    batch = get_current_batch_or_404()
+def results(request, number: int | None = None):
+    """A batch's results (without a number: the batch the campaign shows first)."""
     now = timezone.now()
-    context = {"batch": batch, "visible": batch.results_visible(now)}
+    batch = get_batch_or_404(request, number, now)
+    context = {
+        "batch": batch,
+        "visible": batch.results_visible(now),
+        "closed": batch.has_closed(now),
+        "preview": not batch.is_published,
+    }
     if context["visible"]:
         context["results"] = tally.results(batch)
     response = render(request, "ballots/results.html", context)
-    closes = batch.voting_closes_at
-    if not context["visible"] and closes and batch.results_visibility == "after_close":
-        # Do not keep "hidden" cached past the moment voting closes.
-        response.cache_seconds = int((closes - now).total_seconds())
+    # Do not keep the page past the moment voting opens or closes: results may appear
+    # then ("after close"), and which batch /results/ shows may change.
+    changes = [batch.next_change(now)]
+    if number is None:
+        changes += [other.next_change(now) for other in Batch.objects.published()]
+    if moments := [moment for moment in changes if moment is not None]:
+        response.cache_seconds = int((min(moments) - now).total_seconds())
     return response
 
 
 @require_safe
 @cached_page()
 def announcements(request):
-    items = Announcement.objects.select_related("case").order_by("-published_at", "-pk")
+    """Every batch's announcements, newest first (a draft's stay with staff)."""
+    items = (
+        Announcement.objects.public()
+        .select_related("case", "batch")
+        .order_by("-published_at", "-pk")
+    )
     return render(request, "ballots/announcements.html", {"announcements": items})
 
 
@@ -146,15 +182,24 @@ def announcements(request):
 @cached_page()
 def announcement(request, pk: int):
     item = get_object_or_404(Announcement.objects.select_related("case", "batch"), pk=pk)
-    return render(request, "ballots/announcement.html", {"announcement": item})
+    preview = require_visible(request, item.batch)
+    return render(request, "ballots/announcement.html", {"announcement": item, "preview": preview})
 
 
 @require_safe
 @cached_page()
 def selected(request):
-    """The final list (入选名单), once the committee has published it."""
-    batch = get_current_batch_or_404()
-    cases = []
-    if batch.selected_published_at is not None:
-        cases = list(batch.cases.filter(status=Case.Status.SELECTED).order_by("number"))
-    return render(request, "ballots/selected.html", {"batch": batch, "cases": cases})
+    """The campaign's final list (入选名单): each published batch's part, once the
+    committee has published it, grouped by batch; the parts still to come are named."""
+    parts = []
+    for batch in Batch.objects.published().order_by("number"):
+        cases = []
+        if batch.selected_published_at is not None:
+            cases = list(batch.cases.filter(status=Case.Status.SELECTED).order_by("number"))
+        parts.append({"batch": batch, "cases": cases})
+    published = [part for part in parts if part["batch"].selected_published_at]
+    return render(
+        request,
+        "ballots/selected.html",
+        {"parts": parts, "published": published, "total": sum(len(p["cases"]) for p in parts)},
+    )

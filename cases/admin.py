@@ -4,23 +4,22 @@ This is the catalogue's own admin and knows nothing of the vote. The committee's
 columns, settings and decisions are added by `ballots.admin.catalogue`, which
 extends these classes (the way a project extends Django's UserAdmin). Nothing here
 can be deleted; the voting settings and publication dates are read-only here.
+
+Editors prepare drafts while a vote runs: a draft (and its cases) is seen only by
+staff, who can preview its public pages ("在网站上预览"). Once the committee has
+published a batch, its cases cannot be added, moved or renumbered, and no range may
+leave out a case a batch holds (the models' `clean()` says why, here and in
+`load_cases`).
 """
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from cases.models import Batch, Case
+from cases.models import VOTING_FIELDS, Batch, Case
 
 CATALOGUE_FIELDS = ["number", "name", "notice", "first_number", "last_number"]
-VOTING_FIELDS = [
-    "voting_opens_at",
-    "voting_closes_at",
-    "min_choices",
-    "max_choices",
-    "frequency",
-    "results_visibility",
-]
-PUBLISHED_FIELDS = ["results_published_at", "selected_published_at"]
+PUBLISHED_FIELDS = ["published_at", "archived_at", "results_published_at", "selected_published_at"]
 
 
 def may_edit_catalogue(request: HttpRequest) -> bool:
@@ -36,7 +35,15 @@ class NoDeleteAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(NoDeleteAdmin):
-    list_display = ["number", "name", "number_range", "voting_opens_at", "voting_closes_at"]
+    list_display = [
+        "number",
+        "name",
+        "number_range",
+        "state",
+        "voting_opens_at",
+        "voting_closes_at",
+        "preview_link",
+    ]
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": CATALOGUE_FIELDS}),
@@ -58,11 +65,22 @@ class BatchAdmin(NoDeleteAdmin):
         readonly = [*PUBLISHED_FIELDS, *VOTING_FIELDS]
         if obj is not None and not may_edit_catalogue(request):
             readonly += CATALOGUE_FIELDS
+        elif obj is not None and obj.is_published:
+            readonly.append("number")  # its pages' addresses are public
         return readonly
 
     @admin.display(description="编号范围")
     def number_range(self, batch: Batch) -> str:
         return batch.number_range_display
+
+    @admin.display(description="状态")
+    def state(self, batch: Batch) -> str:
+        return batch.state_display()
+
+    @admin.display(description="网站")
+    def preview_link(self, batch: Batch) -> str:
+        label = "查看" if batch.is_published else "预览"
+        return format_html('<a href="{}">{}</a>', batch.get_absolute_url(), label)
 
 
 @admin.register(Case)

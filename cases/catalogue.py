@@ -1,21 +1,23 @@
-"""The current batch and its cases, kept in each worker's memory between changes.
+"""The published batches and their cases, kept in each worker's memory between changes.
 
-Every ballot needs the current batch, its voting settings and its cases (to check
-the numbers a voter chose). They change a few times a campaign but are read on
-every request, so each worker keeps one snapshot in a module variable (no
-pickling, unlike the cache framework's local-memory backend) and reloads it when
-the content token changes — every ORM write to a batch or a case renews it (see
-`casevote.freshness`) — or after CASEVOTE_PAGE_CACHE_SECONDS at most, whichever
-comes first.
+Every ballot needs its batch, the batch's voting settings and its cases (to check the
+numbers a voter chose). They change a few times a campaign but are read on every
+request, so each worker keeps one snapshot in a module variable (no pickling, unlike
+the cache framework's local-memory backend) and reloads it when the content token
+changes — every ORM write to a batch or a case renews it (see `casevote.freshness`) —
+or after CASEVOTE_PAGE_CACHE_SECONDS at most, whichever comes first.
+
+Drafts are never in the snapshot: only published batches take ballots.
 """
 
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 
-from cases.models import Batch, Case
+from cases.models import Batch, Case, featured_batch
 from casevote import freshness
 
 
@@ -31,7 +33,7 @@ class Catalogue:
 class _Snapshot:
     token: str
     loaded_at: float
-    catalogue: Catalogue | None
+    catalogues: Mapping[int, Catalogue]  # published batches by number
 
 
 _snapshot: _Snapshot | None = None
@@ -44,8 +46,8 @@ def load(batch: Batch) -> Catalogue:
     return Catalogue(batch=batch, cases=cases, votable=votable, labels=labels)
 
 
-def current() -> Catalogue | None:
-    """The batch the campaign shows (the newest with cases) and its cases, or None."""
+def published() -> Mapping[int, Catalogue]:
+    """Every published batch with its cases, by batch number."""
     global _snapshot
     token = freshness.version()
     now = time.time()
@@ -55,7 +57,19 @@ def current() -> Catalogue | None:
         or snapshot.token != token
         or abs(now - snapshot.loaded_at) > settings.CASEVOTE_PAGE_CACHE_SECONDS
     ):
-        batch = Batch.objects.current()
-        snapshot = _Snapshot(token, now, load(batch) if batch is not None else None)
+        batches = Batch.objects.published().order_by("number")
+        snapshot = _Snapshot(token, now, {batch.number: load(batch) for batch in batches})
         _snapshot = snapshot
-    return snapshot.catalogue
+    return snapshot.catalogues
+
+
+def of(number: int) -> Catalogue | None:
+    """A published batch and its cases, or None."""
+    return published().get(number)
+
+
+def featured(at: datetime) -> Catalogue | None:
+    """The batch the campaign shows first at `at` (see `featured_batch`), or None."""
+    catalogues = published()
+    batch = featured_batch((catalogue.batch for catalogue in catalogues.values()), at)
+    return catalogues[batch.number] if batch is not None else None

@@ -543,6 +543,8 @@ def build_plan(raw: bytes, filename: str, options: BatchOptions | None = None) -
         )
         errors.extend(Problem(batch_where, message) for message in batch_problems)
     check_rows(rows, batch)
+    if batch is not None:
+        check_published_batch(rows, batch)
     errors.extend(
         Problem(f"{filename} {row.place}（{row.number_label}）", message)
         for row in rows
@@ -674,6 +676,20 @@ def check_rows(rows: list[CaseRow], batch: BatchChange | None) -> None:
         if other := taken.get(row.number):
             row.problems.append(
                 f"编号已被第{other.batch.number}批的案例《{other.title}》使用；编号在全部批次中唯一"
+            )
+
+
+def check_published_batch(rows: list[CaseRow], batch: BatchChange) -> None:
+    """A published batch's cases are public: its file may correct their text, but may
+    not add a case (it would appear on a running ballot with no committee decision)."""
+    existing = batch.existing
+    if existing is None or not existing.is_published:
+        return
+    held = set(existing.cases.values_list("number", flat=True))
+    for row in rows:
+        if row.number is not None and row.number not in held and not row.problems:
+            row.problems.append(
+                f"第{batch.number}批已经发布，不能再增加案例；已有案例的文字可以更正"
             )
 
 

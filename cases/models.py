@@ -1,5 +1,6 @@
 """The case catalogue: batches of numbered candidate cases."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -13,6 +14,15 @@ from casevote.freshness import ContentModel, ContentQuerySet
 # Case numbers are shown with three digits (031); the catalogue never exceeds 999.
 MAX_CASE_NUMBER = 999
 PARAGRAPH_SEPARATOR = "\n\n"
+# A batch's voting settings: the committee's to change, never the editors'.
+VOTING_FIELDS = (
+    "voting_opens_at",
+    "voting_closes_at",
+    "min_choices",
+    "max_choices",
+    "frequency",
+    "results_visibility",
+)
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -25,9 +35,22 @@ def format_number(number: int) -> str:
 
 
 class BatchQuerySet(ContentQuerySet):
-    def current(self) -> "Batch | None":
-        """The batch the campaign page shows: the newest one that has cases."""
-        return self.filter(cases__isnull=False).order_by("-number").first()
+    def published(self) -> "BatchQuerySet":
+        """The batches the public sees: a batch is a draft until the committee publishes it."""
+        return self.filter(published_at__isnull=False)
+
+    def featured(self, at: datetime) -> "Batch | None":
+        """The batch the campaign page shows first (see `featured_batch`)."""
+        return featured_batch(self.published(), at)
+
+
+def featured_batch(batches: Iterable["Batch"], at: datetime) -> "Batch | None":
+    """The published batch the campaign shows first: the newest whose vote is open at
+    `at`; else the newest not archived; else the newest archived one."""
+    published = [batch for batch in batches if batch.is_published]
+    live = [batch for batch in published if not batch.is_archived]
+    voting = [batch for batch in live if batch.is_open(at)]
+    return max(voting or live or published, key=lambda batch: batch.number, default=None)
 
 
 class Batch(ContentModel):
@@ -54,6 +77,13 @@ class Batch(ContentModel):
         "末个案例编号", validators=[MinValueValidator(1), MaxValueValidator(MAX_CASE_NUMBER)]
     )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    # Set and cleared only by the committee's recorded decisions (ballots.publication).
+    published_at = models.DateTimeField(
+        "发布时间", null=True, blank=True, help_text="空：草稿，只有工作人员能看到（可预览）。"
+    )
+    archived_at = models.DateTimeField(
+        "归档时间", null=True, blank=True, help_text="归档的批次仍在网站上，只是不再排在首页。"
+    )
 
     # Voting settings, edited by the committee. A batch without dates is not open.
     voting_opens_at = models.DateTimeField("投票开始", null=True, blank=True)
@@ -118,9 +148,25 @@ class Batch(ContentModel):
     def __str__(self) -> str:
         return f"第{self.number}批：{self.name}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("cases:batch", args=[self.number])
+
     @property
     def number_range_display(self) -> str:
         return f"{format_number(self.first_number)}–{format_number(self.last_number)}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    def state_display(self) -> str:
+        if not self.is_published:
+            return "草稿"
+        return "已归档" if self.is_archived else "已发布"
 
     def notice_paragraphs(self) -> list[str]:
         return split_paragraphs(self.notice)
@@ -129,13 +175,32 @@ class Batch(ContentModel):
         return self.first_number <= number <= self.last_number
 
     def is_open(self, at: datetime) -> bool:
-        """Open from `voting_opens_at` (inclusive) until `voting_closes_at` (exclusive)."""
+        """Open from `voting_opens_at` (inclusive) until `voting_closes_at` (exclusive),
+        and only while published and not archived: a draft never takes ballots."""
+        if not self.is_published or self.is_archived:
+            return False
         if self.voting_opens_at is None or self.voting_closes_at is None:
             return False
         return self.voting_opens_at <= at < self.voting_closes_at
 
+    def voting_phase(self, at: datetime) -> str:
+        """Where the vote stands at `at`: draft, open, closed, upcoming or unscheduled."""
+        if not self.is_published:
+            return "draft"
+        if self.is_open(at):
+            return "open"
+        if self.has_closed(at):
+            return "closed"
+        return "upcoming" if self.voting_opens_at is not None else "unscheduled"
+
     def has_closed(self, at: datetime) -> bool:
         return self.voting_closes_at is not None and at >= self.voting_closes_at
+
+    def next_change(self, at: datetime) -> datetime | None:
+        """The next moment after `at` when voting opens or closes (pages that depend on
+        whether voting is open may be cached until then), or None."""
+        edges = [edge for edge in (self.voting_opens_at, self.voting_closes_at) if edge]
+        return min((edge for edge in edges if edge > at), default=None)
 
     def max_choices_for(self, votable: int) -> int:
         """The most cases one ballot may name when `votable` cases can be chosen: the
@@ -165,8 +230,40 @@ class Batch(ContentModel):
             field = "max_choices" if self.max_choices else "min_choices"
             if votable and getattr(self, field) > self.max_choices_for(votable):
                 errors[field] = f"本批只有 {votable} 个可投票的案例，选择数不能超过它。"
+        if self.first_number and self.last_number and self.first_number <= self.last_number:
+            if problem := self.range_problem():
+                errors["first_number"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def range_problem(self) -> str:
+        """Why the range cannot be used: it leaves out cases the batch holds (they would
+        vanish from its ballot with no decision), or overlaps another batch."""
+        first, last = self.first_number, self.last_number
+        if self.pk:
+            outside = [
+                format_number(number)
+                for number in self.cases.exclude(number__range=(first, last))
+                .order_by("number")
+                .values_list("number", flat=True)
+            ]
+            if outside:
+                return (
+                    f"第{self.number}批已有案例 {'、'.join(outside)}，不在范围 "
+                    f"{format_number(first)}–{format_number(last)} 内；范围必须包含本批的全部案例。"
+                )
+        overlapping = (
+            Batch.objects.exclude(pk=self.pk)
+            .filter(first_number__lte=last, last_number__gte=first)
+            .order_by("number")
+            .first()
+        )
+        if overlapping is not None:
+            return (
+                f"范围 {format_number(first)}–{format_number(last)} 与第{overlapping.number}批"
+                f"（{overlapping.number_range_display}）重叠；案例编号在全部批次中唯一。"
+            )
+        return ""
 
 
 class CaseQuerySet(ContentQuerySet):
@@ -251,10 +348,38 @@ class Case(ContentModel):
 
     def clean(self) -> None:
         super().clean()
+        errors = self.published_batch_problems()
         if self.batch_id and self.number and not self.batch.contains_number(self.number):
-            raise ValidationError(
-                {
-                    "number": f"编号 {self.display_number} 不在第{self.batch.number}批的范围"
-                    f"（{self.batch.number_range_display}）内。"
-                }
+            errors.setdefault(
+                "number",
+                f"编号 {self.display_number} 不在第{self.batch.number}批的范围"
+                f"（{self.batch.number_range_display}）内。",
             )
+        if errors:
+            raise ValidationError(errors)
+
+    def published_batch_problems(self) -> dict[str, str]:
+        """Once a batch is published its cases are the public's: no case joins or leaves
+        it, and none changes number (its /cases/NNN/ address is shared)."""
+        if not self.batch_id:
+            return {}
+        stored = Case.objects.filter(pk=self.pk).select_related("batch").first()
+        if stored is None:
+            if self.batch.is_published:
+                return {"batch": f"第{self.batch.number}批已经发布，不能再增加案例。"}
+            return {}
+        errors = {}
+        if stored.batch_id != self.batch_id:
+            for batch in (stored.batch, self.batch):
+                if batch.is_published:
+                    errors["batch"] = (
+                        f"第{batch.number}批已经发布，案例 {stored.display_number} "
+                        f"不能移入或移出该批次。"
+                    )
+                    break
+        if stored.number != self.number and stored.batch.is_published:
+            errors["number"] = (
+                f"第{stored.batch.number}批已经发布，案例 {stored.display_number} 不能改编号"
+                f"（已公开的链接 /cases/{stored.display_number}/ 会失效）。"
+            )
+        return errors

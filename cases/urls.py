@@ -1,12 +1,12 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from cases import views
-from cases.converters import CaseNumberConverter
+from cases import converters, views
 
-register_converter(CaseNumberConverter, "caseno")
+converters.register()
 
 app_name = "cases"
 urlpatterns = [
     path("", views.campaign, name="campaign"),
+    path("batches/<batchno:number>/", views.batch_page, name="batch"),
     path("cases/<caseno:number>/", views.case_detail, name="detail"),
 ]

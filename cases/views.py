@@ -1,8 +1,10 @@
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from cases.forms import CaseFilterForm
-from cases.models import Batch, Case
+from cases.models import Batch, Case, featured_batch
+from cases.preview import require_visible
 from casevote.pagecache import cached_page
 
 
@@ -10,10 +12,20 @@ def get_case_or_404(number: int) -> Case:
     return get_object_or_404(Case.objects.select_related("batch"), number=number)
 
 
+def seconds_until(moment, now) -> int | None:
+    return int((moment - now).total_seconds()) if moment is not None else None
+
+
 @require_safe
 @cached_page()
 def campaign(request):
-    batch = Batch.objects.current()
+    """The batch now showing (or voting) first, with its cases; the other published
+    batches below, each linking to its own page."""
+    now = timezone.now()
+    batches = list(Batch.objects.published().order_by("-number"))
+    batch = featured_batch(batches, now)
+    for each in batches:
+        each.phase = each.voting_phase(now)
     cases = Case.objects.none()
     provinces: list[str] = []
     if batch is not None:
@@ -25,7 +37,7 @@ def campaign(request):
         cases = cases.in_province(filters["province"])
     if "q" in filters:
         cases = cases.matching(filters["q"])
-    return render(
+    response = render(
         request,
         "cases/campaign.html",
         {
@@ -33,14 +45,49 @@ def campaign(request):
             "cases": list(cases),
             "form": form,
             "filters": filters,
+            "other_batches": [other for other in batches if other != batch],
+            "now": now,
         },
     )
+    # Which batch comes first depends on whether voting is open: cache no longer than that.
+    changes = [seconds_until(other.next_change(now), now) for other in batches]
+    if known := [seconds for seconds in changes if seconds is not None]:
+        response.cache_seconds = min(known)
+    return response
+
+
+@require_safe
+@cached_page(seconds_setting="CASEVOTE_RESULTS_CACHE_SECONDS")  # it shows the results
+def batch_page(request, number: int):
+    """One batch, for good: its cases, voting rules and window, its results once they
+    are visible, its part of the final list and its announcements."""
+    batch = get_object_or_404(Batch, number=number)
+    preview = require_visible(request, batch)
+    now = timezone.now()
+    cases = list(batch.cases.all())
+    response = render(
+        request,
+        "cases/batch.html",
+        {
+            "batch": batch,
+            "cases": cases,
+            "max_choices": batch.max_choices_for(sum(case.is_votable for case in cases)),
+            "now": now,
+            "phase": batch.voting_phase(now),
+            "results_visible": batch.results_visible(now),
+            "preview": preview,
+        },
+    )
+    if (seconds := seconds_until(batch.next_change(now), now)) is not None:
+        response.cache_seconds = seconds
+    return response
 
 
 @require_safe
 @cached_page()
 def case_detail(request, number: int):
     case = get_case_or_404(number)
+    preview = require_visible(request, case.batch)
     if request.path != case.get_absolute_url():  # /cases/31/ → /cases/031/
         return redirect(case, permanent=True)
     previous, following = case.neighbours()
@@ -51,5 +98,6 @@ def case_detail(request, number: int):
             "case": case,
             "previous": previous,
             "following": following,
+            "preview": preview,
         },
     )

@@ -1,7 +1,8 @@
 """Whole-page caching for the public read-only pages, invalidated by the content token.
 
 Only anonymous-equivalent responses are cached: GET/HEAD, no query string, status
-200, and pages that set no cookie. Each worker keeps its own copy for at most the
+200, and pages that set no cookie. Signed-in staff bypass the cache both ways: they
+may see drafts as previews, which must never be served to (or from) anyone else. Each worker keeps its own copy for at most the
 number of seconds its setting names; any change to public content (see
 `casevote.freshness`) makes every worker render afresh.
 """
@@ -22,7 +23,12 @@ def cached_page(seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECONDS"):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             seconds = getattr(settings, seconds_setting)
-            if not seconds or request.method not in ("GET", "HEAD") or request.GET:
+            if (
+                not seconds
+                or request.method not in ("GET", "HEAD")
+                or request.GET
+                or is_staff(request)
+            ):
                 return view(request, *args, **kwargs)
             key = f"casevote:page:{freshness.version()}:{request.path}"
             response = cache.get(key)
@@ -39,3 +45,11 @@ def cached_page(seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECONDS"):
         return wrapper
 
     return decorator
+
+
+def is_staff(request) -> bool:
+    """A signed-in staff member (only looked up when the request carries a session)."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)

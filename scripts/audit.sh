@@ -35,6 +35,7 @@ echo "Preparing the site (migrate, collectstatic, batch 2 open) on ${DATABASE_UR
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py collectstatic --noinput -v0
 "$BIN/python" manage.py load_cases fixtures/batch2.json >/dev/null
+"$BIN/python" manage.py publish_batch --batch 2 --reason "audit: publish batch 2" >/dev/null
 "$BIN/python" manage.py set_voting --batch 2 --open-now --days 30 >/dev/null
 
 "$BIN/gunicorn" -c gunicorn.conf.py >"$work/gunicorn.log" 2>&1 &

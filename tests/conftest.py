@@ -1,3 +1,6 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.conf import settings
 
@@ -33,6 +36,10 @@ def _empty_cache(settings, tmp_path_factory):
         caches[alias].clear()
 
 
+# Batch 2 was published before its vote opened (tests of drafts make their own batches).
+PUBLISHED = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
 @pytest.fixture
 def batch2(db) -> Batch:
     return Batch.objects.create(
@@ -41,6 +48,7 @@ def batch2(db) -> Batch:
         notice="第一段公告。\n\n第二段公告：严禁刷票。",
         first_number=31,
         last_number=60,
+        published_at=PUBLISHED,
     )
 
 
@@ -67,6 +75,7 @@ def batch2_loaded(db):
     from django.core.management import call_command
 
     call_command("load_cases", str(settings.BASE_DIR / "fixtures" / "batch2.json"), verbosity=0)
+    Batch.objects.filter(number=2).update(published_at=PUBLISHED)
     return Batch.objects.get(number=2)
 
 

@@ -23,7 +23,7 @@ from tests.test_voting import error_text, make_ballots_from
 def ballot_page(voter):
     """The ballot page has been served once, so this worker holds a catalogue."""
     assert voter.get("/vote/").status_code == 200
-    assert catalogue.current() is not None
+    assert catalogue.of(2) is not None
     return voter
 
 
@@ -31,7 +31,7 @@ def admin_edit(client, batch: Batch, **changes) -> None:
     data = {k: v for k, v in model_to_dict(batch).items() if v is not None}
     data |= {"voting_opens_at_0": "2026-12-01", "voting_opens_at_1": "08:00:00"}
     data |= {"voting_closes_at_0": "2026-12-31", "voting_closes_at_1": "20:00:00"}
-    data |= changes
+    data |= {"change_reason": "组委会会议决定调整"} | changes
     response = client.post(f"/admin/cases/batch/{batch.pk}/change/", data)
     assert response.status_code == 302, "admin edit refused"
 
@@ -42,9 +42,7 @@ def close_in_admin(client, batch):
 
 
 def close_with_set_voting(client, batch):
-    call_command(
-        "set_voting", "--batch", "2", "--opens", "2026-12-01 08:00", "--closes", "2026-12-04 09:59"
-    )
+    call_command("set_voting", "--batch", "2", "--close-now", "--reason", "组委会决定提前结束")
 
 
 def close_with_a_queryset_update(client, batch):
@@ -159,11 +157,11 @@ def test_a_change_in_raw_sql_is_seen_within_the_page_cache_period(
 ):
     with connection.cursor() as cursor:  # bypasses the ORM: no token is renewed
         cursor.execute("UPDATE cases_case SET status = 'disqualified' WHERE number = 34")
-    assert catalogue.current().cases[34].status == Case.Status.CANDIDATE
+    assert catalogue.of(2).cases[34].status == Case.Status.CANDIDATE
 
     clock.shift(timedelta(seconds=settings.CASEVOTE_PAGE_CACHE_SECONDS + 1))
 
-    assert catalogue.current().cases[34].status == Case.Status.DISQUALIFIED
+    assert catalogue.of(2).cases[34].status == Case.Status.DISQUALIFIED
 
 
 def test_a_second_ballot_over_the_budget_is_told_it_already_voted(

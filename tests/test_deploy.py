@@ -49,7 +49,7 @@ def test_public_pages_have_no_inline_script_or_style(client, open_batch, clock, 
 
 def test_an_unreachable_database_gives_the_503_page(client, db):
     with mock.patch(
-        "cases.views.Batch.objects.current",
+        "cases.views.Batch.objects.published",
         side_effect=OperationalError("could not connect to server: Connection refused"),
     ):
         response = client.get("/")

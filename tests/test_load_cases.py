@@ -13,6 +13,16 @@ from cases.models import Batch, Case
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def batch2(batch2):
+    """Here batch 2 is a draft the editors are still filling (a published batch takes
+    no new case: see the tests at the end)."""
+    batch2.published_at = None
+    batch2.save()
+    return batch2
+
+
 ENCODINGS = ["utf-8", "utf-8-sig", "gb18030"]
 CSV_HEADER = ["number", "title", "province", "body"]
 # 0xFF can start neither a UTF-8 nor a GB18030 character.

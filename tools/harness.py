@@ -203,10 +203,12 @@ def manage(*args: str, settings: Mapping[str, str] | None = None) -> str:
 
 
 def prepare_voting_database(settings: Mapping[str, str]) -> str:
-    """What an operator does: migrate, load batch 2, open it for voting now for 30 days.
+    """What an operator does: migrate, load batch 2, publish it, open it for voting now
+    for 30 days.
     Returns what set_voting says (the voting window)."""
     manage("migrate", "--noinput", "-v0", settings=settings)
     manage("load_cases", "fixtures/batch2.json", "-v0", settings=settings)
+    manage("publish_batch", "--batch", "2", "--reason", "bench: publish batch 2", settings=settings)
     return manage("set_voting", "--batch", "2", "--open-now", "--days", "30", settings=settings)
 
 

@@ -8,17 +8,19 @@ on batches and cases (each with a reason; the public ones with an announcement).
 
 from functools import partial
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ballots import access, exports, moderation, tally
+from ballots import access, exports, moderation, publication, tally
 from ballots.admin.actions import admin_path, confirmed_action, each
-from ballots.forms_admin import AnnouncedDecisionForm, ReasonForm
-from cases.admin import VOTING_FIELDS, BatchAdmin, CaseAdmin
-from cases.models import Batch, Case
+from ballots.forms_admin import AnnouncedDecisionForm, ReasonForm, VotingWindowForm
+from ballots.moderation import REASON_MIN_LENGTH
+from cases.admin import BatchAdmin, CaseAdmin
+from cases.models import VOTING_FIELDS, Batch, Case
 
 admin.site.unregister([Batch, Case])
 
@@ -28,6 +30,10 @@ PUBLISHING = {
     "permission": "publish",
     "unit": "批次",
     "summary": "{verb}后公众即可看到，且不能撤回。",
+}
+LIFECYCLE = {  # decisions on a batch's life on the site: each has its undo
+    "permission": "publish",
+    "unit": "批次",
 }
 SELECTING = {"permission": "select", "unit": "案例", "summary": "将对所选的 {count} 个案例{verb}。"}
 
@@ -45,8 +51,18 @@ def votes_column(request):
     return votes
 
 
-def reasoned_action(name: str, verb: str, decide, *, permission: str, unit: str, summary: str):
-    """An action taken on each selected batch or case after one reason is given."""
+def reasoned_action(
+    name: str,
+    verb: str,
+    decide,
+    *,
+    permission: str,
+    unit: str,
+    summary: str,
+    form=ReasonForm,
+):
+    """An action taken on each selected batch or case after one reason (and whatever
+    else `form` asks) is given."""
 
     @admin.action(description=verb, permissions=[permission])
     def action(modeladmin, request, queryset):
@@ -54,7 +70,7 @@ def reasoned_action(name: str, verb: str, decide, *, permission: str, unit: str,
             modeladmin,
             request,
             queryset,
-            ReasonForm,
+            form,
             each(
                 modeladmin,
                 request,
@@ -105,6 +121,32 @@ def announced_action(name: str, verb: str, decide, *, default_title: str):
     return action
 
 
+class RuleChangeForm(forms.ModelForm):
+    """The committee's batch form: once the batch is published, a change to its voting
+    rules needs a reason, and is recorded as a decision when saved."""
+
+    change_reason = forms.CharField(
+        label="修改投票规则的理由",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="已发布的批次修改投票设置时必填，记入组委会决定。",
+    )
+
+    def clean(self):
+        data = super().clean()
+        instance = self.instance
+        changed = [field for field in VOTING_FIELDS if field in self.changed_data]
+        if instance.pk and changed and publication.needs_reason(instance):
+            reason = (data.get("change_reason") or "").strip()
+            if len(reason) < REASON_MIN_LENGTH:
+                self.add_error(
+                    "change_reason",
+                    f"第{instance.number}批已经发布：修改投票设置请写明理由"
+                    f"（至少 {REASON_MIN_LENGTH} 个字），它会记入组委会决定。",
+                )
+        return data
+
+
 @admin.register(Batch)
 class CommitteeBatchAdmin(BatchAdmin):
     list_display = [
@@ -113,13 +155,49 @@ class CommitteeBatchAdmin(BatchAdmin):
         "selected_published_at",
         "monitoring_link",
     ]
-    actions = ["publish_results", "publish_selected", "export_votes", "export_timeline"]
+    actions = [
+        "publish_batch",
+        "open_voting",
+        "close_voting",
+        "archive_batch",
+        "unarchive_batch",
+        "withdraw_batch",
+        "publish_results",
+        "publish_selected",
+        "export_votes",
+        "export_timeline",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
         if access.may_publish(request.user):  # the committee sets the voting rules
             readonly = [field for field in readonly if field not in VOTING_FIELDS]
         return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if access.may_publish(request.user) and obj is not None:
+            kwargs["form"] = RuleChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if access.may_publish(request.user) and obj is not None:
+            fieldsets = [*fieldsets, ("修改记录", {"fields": ["change_reason"]})]
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        """A published batch's rule change is saved with its decision (the admin's
+        change view is one transaction)."""
+        changes = {}
+        if change and publication.needs_reason(obj):
+            stored = Batch.objects.get(pk=obj.pk)
+            values = {field: getattr(obj, field) for field in VOTING_FIELDS}
+            changes = publication.rule_changes(stored, values)
+        super().save_model(request, obj, form, change)
+        if changes:
+            publication.record_rule_change(
+                obj, changes, user=request.user, reason=form.cleaned_data["change_reason"]
+            )
 
     def has_publish_permission(self, request) -> bool:
         return access.may_publish(request.user)
@@ -145,6 +223,50 @@ class CommitteeBatchAdmin(BatchAdmin):
         url = reverse(f"admin:{MONITORING_URL}", args=[batch.pk])
         return format_html('<a href="{}">刷票监测</a>', url)
 
+    publish_batch = reasoned_action(
+        "publish_batch",
+        "发布批次",
+        publication.publish_batch,
+        summary="发布后公众即可看到本批和它的案例；案例不能再增加、移动或改编号。"
+        "在有人投票之前可以撤回发布。",
+        **LIFECYCLE,
+    )
+    withdraw_batch = reasoned_action(
+        "withdraw_batch",
+        "撤回发布",
+        publication.withdraw_batch,
+        summary="撤回后本批回到草稿，公众看不到；已有选票的批次不能撤回。",
+        **LIFECYCLE,
+    )
+    open_voting = reasoned_action(
+        "open_voting",
+        "开放投票",
+        publication.open_voting,
+        summary="设定投票时间（北京时间）。只有已发布、未归档的批次可以投票。",
+        form=VotingWindowForm,
+        **LIFECYCLE,
+    )
+    close_voting = reasoned_action(
+        "close_voting",
+        "结束投票",
+        publication.close_voting,
+        summary="投票立即结束（尚未开始的投票则取消）；之后可以再次开放投票。",
+        **LIFECYCLE,
+    )
+    archive_batch = reasoned_action(
+        "archive_batch",
+        "归档批次",
+        publication.archive_batch,
+        summary="归档的批次仍在网站上（案例、结果、公告），只是不再排在首页；可以取消归档。",
+        **LIFECYCLE,
+    )
+    unarchive_batch = reasoned_action(
+        "unarchive_batch",
+        "取消归档",
+        publication.unarchive_batch,
+        summary="本批重新按投票状态排在首页。",
+        **LIFECYCLE,
+    )
     publish_results = reasoned_action(
         "publish_results", "公布投票结果", moderation.publish_results, **PUBLISHING
     )

@@ -22,3 +22,12 @@ def latest_announcement(batch: Batch | None) -> Announcement | None:
 @register.simple_tag
 def announcements_about(case: Case) -> list[Announcement]:
     return list(Announcement.objects.filter(case=case).order_by("-published_at", "-pk"))
+
+
+@register.simple_tag
+def batch_announcements(batch: Batch) -> list[Announcement]:
+    return list(
+        Announcement.objects.filter(batch=batch)
+        .select_related("case")
+        .order_by("-published_at", "-pk")
+    )
