@@ -118,3 +118,31 @@ def test_a_double_clicked_form_stores_one_ballot_and_answers_both_clicks(live_ba
     assert len({o.ballot.pk for o in outcomes}) == 1
     assert sum(o.created for o in outcomes) == 1
     assert Ballot.objects.count() == 1 and Choice.objects.count() == 1
+
+
+@pytest.mark.parametrize("decide", ["publish", "archive"])
+def test_members_taking_the_same_batch_decision_at_once_record_it_once(batch2, make_case, decide):
+    """Two members click "发布批次" (or "归档批次") together: one decision, one refusal each
+    for the others, and the batch changed once."""
+    from django.contrib.auth.models import User
+
+    from ballots import publication
+    from ballots.models import Decision
+    from ballots.moderation import DecisionRefused
+
+    make_case(31)
+    if decide == "publish":
+        Batch.objects.filter(pk=batch2.pk).update(published_at=None)
+        take = publication.publish_batch
+    else:
+        take = publication.archive_batch
+    members = [User.objects.create_user(f"member{i}", is_staff=True) for i in range(THREADS)]
+
+    outcomes = race(
+        lambda i: take(Batch.objects.get(pk=batch2.pk), user=members[i], reason="同时点击的决定"),
+        THREADS,
+    )
+
+    assert sum(isinstance(outcome, Decision) for outcome in outcomes) == 1
+    assert sum(isinstance(outcome, DecisionRefused) for outcome in outcomes) == THREADS - 1
+    assert Decision.objects.count() == 1
