@@ -1,3 +1,5 @@
+from functools import wraps
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -53,7 +55,21 @@ def get_batch_or_404(request, number: int | None, now) -> Batch:
     return batch
 
 
+def batch_visible(view):
+    """404 for a batch that does not exist or is a draft (to all but staff) before the
+    follow gate: the gate must not tell a draft's number from a missing one."""
+
+    @wraps(view)
+    def wrapper(request, *args, number: int | None = None, **kwargs):
+        if number is not None and catalogue.of(number) is None:
+            require_visible(request, get_object_or_404(Batch, number=number))
+        return view(request, *args, number=number, **kwargs)
+
+    return wrapper
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
+@batch_visible
 @with_device_id
 @follow_required
 @cache_control(private=True, no_store=True)

@@ -130,7 +130,13 @@ def test_an_editor_drafts_and_fills_batch_3_during_batch_2s_vote_and_nothing_pub
 
     assert batch3.cases.count() == 4 and not Batch.objects.get(number=3).is_published
     assert public_snapshot(client) == before
-    for path in ("/batches/3/", "/cases/061/", "/cases/064/", "/batches/3/results/"):
+    for path in (
+        "/batches/3/",
+        "/cases/061/",
+        "/cases/064/",
+        "/batches/3/results/",
+        "/batches/3/vote/",
+    ):
         assert client.get(path).status_code == 404, path
 
 
@@ -397,7 +403,7 @@ def test_load_cases_refuses_to_add_to_a_published_batch_or_to_narrow_its_range(
 # --- Commands ---------------------------------------------------------------------------
 
 
-def test_the_commands_publish_and_open_a_batch_and_say_who_did(batch3, capsys):
+def test_the_commands_publish_and_open_a_batch_and_say_who_did(batch3, capsys, committee_client):
     with pytest.raises(CommandError, match="第3批还是草稿：请先由组委会发布"):
         call_command("set_voting", "--batch", "3", "--open-now", "--days", "7")
 
@@ -415,6 +421,8 @@ def test_the_commands_publish_and_open_a_batch_and_say_who_did(batch3, capsys):
     assert decisions[0].decided_via.startswith("manage.py publish_batch（系统账号 ")
     assert decisions[1].maker_display.startswith("命令行：manage.py set_voting")
     assert Batch.objects.get(number=3).is_open(timezone.now())
+    audit = committee_client.get("/admin/ballots/decision/").content.decode()
+    assert "命令行：manage.py publish_batch（系统账号" in audit
 
 
 def test_a_batch_with_no_case_cannot_be_published(db):

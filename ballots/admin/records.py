@@ -183,7 +183,7 @@ def slice_ballots(network_text: str, start, end):
 
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdmin):
-    list_display = ["decided_at", "kind", "batch", "case", "reason", "decided_by", "ballot_count"]
+    list_display = ["decided_at", "kind", "batch", "case", "reason", "maker", "ballot_count"]
     list_filter = ["kind", "batch", "decided_by"]
     date_hierarchy = "decided_at"
     search_fields = ["reason", "public_reason", "case__title"]
@@ -198,9 +198,14 @@ class DecisionAdmin(ReadOnlyAdmin):
         "detector_version",
         "evidence",
         "decided_by",
+        "decided_via",
         "decided_at",
     ]
     exclude = ["ballots"]
+
+    @admin.display(description="决定人", ordering="decided_by")
+    def maker(self, decision: Decision) -> str:
+        return decision.maker_display
 
     @admin.display(description="涉及选票")
     def ballot_count(self, decision: Decision) -> int | str:

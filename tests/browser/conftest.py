@@ -167,7 +167,8 @@ def shot(request) -> Screenshots:
 
 @pytest.fixture
 def site(browser, transactional_db, live_server, settings):
-    """The live server with batch 2 loaded (the editors' command) and open for 30 days.
+    """The live server with batch 2 loaded (the editors' command), published and open
+    for 30 days.
 
     The live server's thread needs committed data, so these tests are transactional:
     each ends by emptying every table, the data migrations' groups included (and
@@ -181,6 +182,7 @@ def site(browser, transactional_db, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     call_command("load_cases", str(BATCH2), verbosity=0)
+    call_command("publish_batch", "--batch", "2", "--reason", "浏览器测试：发布第2批", verbosity=0)
     open_voting(Batch.objects.get(number=2))
     return live_server
 

@@ -132,7 +132,7 @@ CSV = """number,title,province,body
 """
 
 
-def test_an_editors_csv_batch_appears_on_the_site(site, phone, shot, tmp_path):
+def test_an_editors_csv_batch_appears_on_the_site_once_published(site, phone, shot, tmp_path):
     path = tmp_path / "batch3.csv"
     path.write_text(CSV, encoding="utf-8-sig")  # as Excel saves "CSV UTF-8"
 
@@ -149,9 +149,16 @@ def test_an_editors_csv_batch_appears_on_the_site(site, phone, shot, tmp_path):
         "90",
         verbosity=0,
     )
-
     page = phone
-    page.goto(site.url + "/")
+    page.goto(site.url + "/")  # a draft: the public still sees batch 2
+    assert page.get_by_role("heading", level=1).inner_text().startswith("第二批初选入围案例")
+    assert page.goto(site.url + "/cases/061/").status == 404
+
+    reason = "组委会决定发布并开放第三批"
+    call_command("publish_batch", "--batch", "3", "--reason", reason, verbosity=0)
+    call_command("set_voting", "--batch", "3", "--open-now", "--days", "14", "--reason", reason)
+
+    page.goto(site.url + "/")  # both voting: the newest comes first
     assert page.get_by_role("heading", level=1).inner_text().startswith("第三批初选入围案例")
     assert page.locator(".case-item").all_inner_texts()[0].startswith("061")
     assert page.locator(".case-item").count() == 2
