@@ -13,7 +13,7 @@ PORT ?= 8000
 SECRET_FILE := .local-secret-key
 PYTEST_ARGS ?=
 
-.PHONY: help serve test test-fast lint format fixture migrate clean bench audit node-modules
+.PHONY: help serve system-packages test test-fast lint format fixture migrate clean bench audit node-modules
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,17 +30,22 @@ $(SECRET_FILE):
 
 serve: $(BIN)/.installed $(SECRET_FILE) ## Set up and serve the site on SQLite with batch 2 loaded and open
 	@export DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" ALLOWED_HOSTS="$(HOST),localhost,127.0.0.1" \
-	       CASEVOTE_SECURE_COOKIES=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0; \
+	       CASEVOTE_SECURE_COOKIES=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 CASEVOTE_DEMO_GATE=1; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	$(BIN)/python manage.py load_cases fixtures/batch2.json && \
 	$(BIN)/python manage.py publish_batch --batch 2 --reason "make serve：本地运行，发布第2批" && \
 	$(BIN)/python manage.py set_voting --batch 2 --open-now --days 30 --reason "make serve：本地运行，开放投票30天" && \
-	printf '\n  ┌────────────────────────────────────────────────┐\n' && \
-	printf '  │  casevote is running:  %-24s│\n' "http://$(HOST):$(PORT)/" && \
-	printf '  │  stop with Ctrl-C                              │\n' && \
-	printf '  └────────────────────────────────────────────────┘\n\n' && \
-	exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	{ $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT) & server=$$!; \
+	  trap 'kill $$server 2>/dev/null' INT TERM; \
+	  until $(BIN)/python -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5)' \
+	        $(HOST) $(PORT) 2>/dev/null; do \
+	    kill -0 $$server 2>/dev/null || { wait $$server; exit 1; }; sleep 0.2; done; \
+	  printf '\n  ┌────────────────────────────────────────────────┐\n'; \
+	  printf '  │  casevote is running:  %-24s│\n' "http://$(HOST):$(PORT)/"; \
+	  printf '  │  stop with Ctrl-C                              │\n'; \
+	  printf '  └────────────────────────────────────────────────┘\n\n'; \
+	  wait $$server; }
 
 # Tests run with production-like settings (DEBUG off); the key is a throwaway.
 TEST_ENV := SECRET_KEY="$${SECRET_KEY:-tests-only-not-a-secret}" DEBUG=0
@@ -53,7 +58,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 node-modules: node_modules/.package-lock.json
 
-test: $(BIN)/.installed node-modules ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
+system-packages: ## Install the slow tiers' system packages when missing (as root with apt; else say so)
+	@scripts/system-packages.sh --best-effort
+
+test: $(BIN)/.installed system-packages node-modules ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz, scorecard)

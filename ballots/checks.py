@@ -8,6 +8,27 @@ from django.core.checks import Error, Warning, register
 from ballots.follow.events import aes_key
 
 WECHAT_BACKEND = "ballots.follow.wechat.WeChatFollowBackend"
+LOCAL_BACKEND = "ballots.follow.local.LocalFollowBackend"
+
+
+@register()
+def demo_gate(app_configs, **kwargs) -> list:
+    """The local gate is self-declared: anyone may mint followers with it. A site with
+    DEBUG off runs it only when it says it is a demonstration."""
+    if settings.CASEVOTE_FOLLOW_BACKEND != LOCAL_BACKEND or settings.DEBUG:
+        return []
+    if settings.CASEVOTE_DEMO_GATE:
+        return []
+    return [
+        Error(
+            "The local follow gate is active with DEBUG off: anyone can declare they follow "
+            "the official account and mint as many voters as they like.",
+            hint="Configure the WeChat gate (CASEVOTE_FOLLOW_BACKEND="
+            f"{WECHAT_BACKEND}, README: WeChat follow backend), or set CASEVOTE_DEMO_GATE=1 "
+            "for a demonstration site (every gate page then says it is a demonstration).",
+            id="casevote.E010",
+        )
+    ]
 
 
 @register()

@@ -44,12 +44,19 @@ class Follower(models.Model):
     subscribed_at = models.DateTimeField("最近关注时间", null=True, blank=True)
     unfollowed_at = models.DateTimeField("发现取消关注时间", null=True, blank=True)
     created_at = models.DateTimeField("记录时间", auto_now_add=True)
+    # The address (IPv6: /64) the gate created this follower from: the hourly budget of
+    # new followers per address counts it (ballots.follow.budget). Empty for followers
+    # WeChat's event push created, and for those from before it was recorded.
+    origin_network = models.CharField("关注时 IP（IPv6 为 /64）", max_length=50, blank=True)
 
     class Meta:
         verbose_name = "关注者"
         verbose_name_plural = "关注者"
         constraints = [
             models.UniqueConstraint(fields=["backend", "key"], name="follower_unique_key"),
+        ]
+        indexes = [
+            models.Index(fields=["origin_network", "created_at"], name="follower_origin_time"),
         ]
 
     def __str__(self) -> str:

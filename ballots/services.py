@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from ballots import network, tokens
+from ballots import locks, network, tokens
 from ballots.errors import (
     DAMAGED_FORM_MESSAGE,
     AlreadyVoted,
@@ -260,6 +260,9 @@ def cast_ballot(
         raise NotFollowing(UNFOLLOWED_MESSAGE)
     try:
         with transaction.atomic():
+            # Ballots from one network take turns from here to the commit, so that the
+            # budget below counts every ballot before this one (see ballots.locks).
+            locks.take_turns("ballot", network.address_subnet(request_meta.ip))
             # The unique constraint on (follower, batch, period) refuses a second ballot
             # here, before the budget is counted: "already voted" is the better answer.
             ballot = new_ballot(

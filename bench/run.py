@@ -884,6 +884,7 @@ def write_results(
     goals: list[Target],
     detection: DetectionReport | None = None,
     caches: list[dict] | None = None,
+    budget_lock: dict | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
     settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + CLUSTER.root + ")"
@@ -902,6 +903,7 @@ def write_results(
         "ballot_check": asdict(check) if check else None,
         "targets": [asdict(goal) for goal in goals],
         "caches": caches or [],
+        "budget_lock": budget_lock,
     }
     RESULTS_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     log(f"wrote {RESULTS_FILE.relative_to(REPO)}")
@@ -1002,6 +1004,53 @@ def measure_without_caches(
     return compared
 
 
+LOCK_ROUNDS = 400  # transactions per sample; LOCK_SAMPLES samples each way, interleaved
+LOCK_SAMPLES = 5
+
+
+def measure_budget_lock(ballot: Measurement | None, workers: int) -> dict:
+    """What serialising the hourly budgets costs a ballot (ballots.locks): a transaction
+    like the ballot's with and without the advisory lock on the voter's /24, timed in
+    this process against the benchmark's database, samples interleaved so both see the
+    same noise. Each round takes another /24, as ballots from many networks do."""
+    from statistics import median
+
+    from django.db import connection, transaction
+
+    from ballots import locks
+
+    def sample(with_lock: bool) -> float:
+        started = time.perf_counter()
+        for i in range(LOCK_ROUNDS):
+            with transaction.atomic():
+                if with_lock:
+                    locks.take_turns("ballot", f"198.51.{i % 250}.0/24")
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+        return (time.perf_counter() - started) / LOCK_ROUNDS * 1e6
+
+    without, with_lock = [], []
+    for _ in range(LOCK_SAMPLES):
+        without.append(sample(False))
+        with_lock.append(sample(True))
+    lock_us = max(0.0, median(with_lock) - median(without))
+    # A ballot's server time: the workers were saturated during the ballot run.
+    ballot_us = workers / ballot.rps * 1e6 if ballot and ballot.rps else None
+    result = {
+        "transactions": LOCK_ROUNDS * LOCK_SAMPLES,
+        "transaction_us": round(median(without), 1),
+        "transaction_with_lock_us": round(median(with_lock), 1),
+        "lock_us": round(lock_us, 1),
+        "ballot_us": round(ballot_us, 1) if ballot_us else None,
+        "share_of_ballot": round(lock_us / ballot_us, 4) if ballot_us else None,
+    }
+    share = (
+        f", {result['share_of_ballot']:.1%} of a ballot's {ballot_us:.0f} µs" if ballot_us else ""
+    )
+    log(f"budget lock: {lock_us:.0f} µs per ballot{share}")
+    return result
+
+
 def print_caches(compared: list[dict]) -> None:
     if not compared:
         return
@@ -1080,6 +1129,7 @@ def benchmark(options: Options) -> int:
         caches = []
         if options.ablation:
             caches = measure_without_caches(options, env, batch_id, run_id, runs)
+        budget_lock = measure_budget_lock(runs.get("ballot"), options.workers)
         ballots_held = seed.ballots_in_batch if seed else 0
         goals = targets(runs, check, ballots_held, options.connections)
         print_table(list(runs.values()), goals)
@@ -1087,7 +1137,16 @@ def benchmark(options: Options) -> int:
         if check is not None and not check.ok:
             print(f"!!! BALLOT MISMATCH: {check.message} !!!\n", flush=True)
         write_results(
-            options, env, seed, prepared, list(runs.values()), check, goals, detection, caches
+            options,
+            env,
+            seed,
+            prepared,
+            list(runs.values()),
+            check,
+            goals,
+            detection,
+            caches,
+            budget_lock,
         )
         return 0
     finally:

@@ -251,6 +251,12 @@ CASEVOTE_CAMPAIGN_NAME = os.environ.get(
 CASEVOTE_FOLLOW_BACKEND = os.environ.get(
     "CASEVOTE_FOLLOW_BACKEND", "ballots.follow.local.LocalFollowBackend"
 )
+# The local gate lets anyone declare they follow the account: a demonstration. With
+# DEBUG off it is a system-check error (the server refuses to start) unless this says
+# the site is a demonstration (`make serve` does; every page of that gate says so).
+CASEVOTE_DEMO_GATE = env_bool("CASEVOTE_DEMO_GATE", False)
+# New followers (identities) one address may create per hour, whichever gate.
+CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY = env_int("CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY", 30)
 # The WeChat gate (ballots.follow.wechat.WeChatFollowBackend): the official account's
 # app id and secret (the secret from the environment only, never a file in the repo),
 # where WeChat's API and authorisation page are (tests point them at a fake server),

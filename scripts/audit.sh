@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 export DEBUG=0 SECRET_KEY="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')"
 export ALLOWED_HOSTS=127.0.0.1 DATABASE_URL=${DATABASE_URL:-sqlite:///$work/audit.sqlite3}
-export CASEVOTE_SECURE_COOKIES=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0
+export CASEVOTE_SECURE_COOKIES=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 CASEVOTE_DEMO_GATE=1
 export CASEVOTE_SHARED_CACHE_DIR="$work/cache" GUNICORN_BIND="127.0.0.1:$port" LOG_LEVEL=WARNING
 
 echo "Preparing the site (migrate, collectstatic, batch 2 open) on ${DATABASE_URL%%:*}..."

@@ -61,6 +61,55 @@ def test_an_unreachable_database_gives_the_503_page(client, db):
     assert "Traceback" not in html and "OperationalError" not in html
 
 
+# Production is the WeChat gate, fully configured (README: WeChat follow backend).
+WECHAT_GATE = {
+    "CASEVOTE_FOLLOW_BACKEND": "ballots.follow.wechat.WeChatFollowBackend",
+    "CASEVOTE_WECHAT_APP_ID": "wx0123456789abcdef",
+    "CASEVOTE_WECHAT_APP_SECRET": "an-app-secret-from-the-environment",
+    "CASEVOTE_WECHAT_EVENT_TOKEN": "the-token-of-the-server-configuration",
+    "CASEVOTE_WECHAT_QR_URL": "https://mp.weixin.qq.com/qr/example",
+}
+
+
+def production_env(tmp_path, **changes: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("CASEVOTE_") and key != "DEBUG"
+    }
+    return env | {
+        "DEBUG": "0",
+        "SECRET_KEY": "a-production-like-secret-key-with-enough-entropy-9f8e7d6c5b4a3210zyx",
+        "ALLOWED_HOSTS": "vote.example.cn",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        **changes,
+    }
+
+
+def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (this interpreter, our own arguments)
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_demo_gate_with_debug_off_is_an_error_that_stops_the_server(tmp_path):
+    env = production_env(tmp_path)  # the local gate is the default backend
+
+    check = run_python(env, "manage.py", "check", "--deploy")
+    server = run_python(env, "-c", "import casevote.wsgi")
+
+    assert check.returncode != 0
+    assert "casevote.E010" in check.stderr and "CASEVOTE_DEMO_GATE=1" in check.stderr
+    assert server.returncode != 0 and "casevote.E010" in server.stderr
+
+
+def test_a_site_that_says_it_is_a_demonstration_runs_the_demo_gate(tmp_path):
+    env = production_env(tmp_path, CASEVOTE_DEMO_GATE="1")
+
+    assert "casevote.E010" not in run_python(env, "manage.py", "check").stderr
+    assert run_python(env, "-c", "import casevote.wsgi").returncode == 0
+
+
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {
         **os.environ,
@@ -72,6 +121,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECURE_HSTS_PRELOAD": "1",
         "SECURE_PROXY_SSL_HEADER": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        **WECHAT_GATE,
     }
 
     result = subprocess.run(

@@ -49,7 +49,7 @@ def test_the_follow_page_asks_for_confirmation_and_creates_nothing_on_get(
     response = client.get(gate_link(client))
 
     assert response.status_code == 200
-    assert "确认关注并返回投票" in response.content.decode()
+    assert "确认（演示）并返回投票" in response.content.decode()
     assert 'name="csrfmiddlewaretoken"' in response.content.decode()
     assert Follower.objects.count() == 0
 
@@ -182,4 +182,51 @@ def test_the_follow_confirmation_needs_csrf(open_batch, clock):
 
     assert response.status_code == 403
     assert "提交没有成功" in response.content.decode()
+    assert Follower.objects.count() == 0
+
+
+# --- A demonstration, and a budget of new identities per address ---------------------------
+
+
+def test_every_page_of_the_demo_gate_says_it_is_a_demonstration(client, open_batch, clock):
+    link = gate_link(client)
+    pages = [client.get("/vote/"), client.get(link), client.get("/follow/tampered/")]
+
+    for page in pages:
+        assert "演示模式" in page.content.decode(), page.request["PATH_INFO"]
+        assert "不会关注" in page.content.decode()
+
+
+def mint(address: str) -> int:
+    """A fresh browser from `address` takes a follow link and confirms it; the status."""
+    from django.test import Client
+
+    browser = Client(REMOTE_ADDR=address)
+    link = FOLLOW_LINK.search(browser.get("/vote/").content.decode()).group(1)
+    return browser.post(link).status_code
+
+
+def test_one_address_creates_at_most_the_hourly_budget_of_followers(open_batch, clock, settings):
+    settings.CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY = 5
+
+    statuses = [mint("203.0.113.9") for _ in range(7)]
+
+    assert statuses == [302] * 5 + [429] * 2
+    assert Follower.objects.filter(origin_network="203.0.113.9").count() == 5
+    assert mint("203.0.113.10") == 302  # the neighbour is not this address
+    clock.shift(timedelta(hours=1, seconds=1))
+    assert mint("203.0.113.9") == 302
+
+
+def test_the_refusal_says_why_and_offers_a_new_link(open_batch, clock, settings):
+    from django.test import Client
+
+    settings.CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY = 0
+    browser = Client(REMOTE_ADDR="203.0.113.9")
+    link = FOLLOW_LINK.search(browser.get("/vote/").content.decode()).group(1)
+
+    response = browser.post(link)
+
+    assert response.status_code == 429
+    assert "这个网络新关注的人太多了，请过一会儿再试。" in response.content.decode()
     assert Follower.objects.count() == 0

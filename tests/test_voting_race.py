@@ -146,3 +146,34 @@ def test_members_taking_the_same_batch_decision_at_once_record_it_once(batch2, m
     assert sum(isinstance(outcome, Decision) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, DecisionRefused) for outcome in outcomes) == THREADS - 1
     assert Decision.objects.count() == 1
+
+
+def test_the_address_budget_holds_exactly_under_concurrent_ballots(live_batch, settings):
+    """100 ballots already from one address this hour; 30 more arrive at once with a
+    budget of 120: exactly 20 are stored, the other 10 are asked to wait."""
+    from ballots.errors import TooManyRequests
+    from tests.conftest import make_ballot
+
+    settings.CASEVOTE_IP_HOURLY_BUDGET = 120
+    concurrent = 30
+    for _ in range(100):
+        make_ballot(live_batch, [31], ip="192.0.2.10")
+    served = timezone.now() - timedelta(seconds=10)
+    followers = [
+        Follower.objects.create(key=f"budget-{i}", followed_at=served) for i in range(concurrent)
+    ]
+    tokens = [make_form_token(f.pk, live_batch.pk, served) for f in followers]
+
+    outcomes = race(
+        lambda i: cast_ballot(
+            follower=followers[i],
+            catalogue=catalogue.load(live_batch),
+            cases=["032"],
+            request_meta=request_meta(tokens[i]),
+        ),
+        concurrent,
+    )
+
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 20, outcomes
+    assert sum(isinstance(o, TooManyRequests) for o in outcomes) == 10, outcomes
+    assert Ballot.objects.filter(ip_network="192.0.2.10").count() == 120

@@ -157,6 +157,25 @@ def test_coming_back_again_finds_the_same_follower(wx, fake_wechat, open_batch, 
     assert Follower.objects.count() == 1
 
 
+def test_new_followers_from_one_address_are_limited_and_returning_ones_are_not(
+    fake_wechat, open_batch, clock, settings
+):
+    settings.CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY = 2
+    phones = [Client(HTTP_USER_AGENT=WECHAT_UA, REMOTE_ADDR="198.51.100.20") for _ in range(4)]
+    for phone, openid in zip(phones[:2], ("o-one-000001", "o-two-000002"), strict=True):
+        follow_in_wechat(phone, fake_wechat, openid)
+    fake_wechat.follow("o-three-00003", SUBSCRIBE_TIME)
+
+    refused = come_back(phones[2], fake_wechat, "o-three-00003")
+    returning = follow_in_wechat(phones[3], fake_wechat, "o-one-000001")
+
+    assert refused.status_code == 429
+    assert "这个网络新关注的人太多了" in refused.content.decode()
+    assert not Follower.objects.filter(key="o-three-00003").exists()
+    assert returning.origin_network == "198.51.100.20"
+    assert Follower.objects.count() == 2
+
+
 def test_the_scene_number_is_kept_when_there_is_no_scene_string(wx, fake_wechat, open_batch, clock):
     fake_wechat.follow("o-bob-000002", SUBSCRIBE_TIME, qr_scene=1207)
 

@@ -180,6 +180,8 @@ def app_settings(database_url: str, secret_key: str | None = None) -> dict[str, 
         "CASEVOTE_SECURE_COOKIES": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
+        # The local follow gate, as a demonstration: tests and benchmarks mint their voters.
+        "CASEVOTE_DEMO_GATE": "1",
     }
 
 

@@ -1,8 +1,10 @@
 """The local follow gate: a QR code links to a one-time follow page on this site.
 
-It stands in for the WeChat official account until that backend is configured:
-scanning the code (or tapping the link on the phone) and confirming creates the
-Follower and remembers it in a signed cookie.
+A demonstration of the WeChat official account's gate: scanning the code (or tapping
+the link on the phone) and confirming creates the Follower and remembers it in a signed
+cookie. Anyone may declare they follow, so with DEBUG off it runs only on a site that
+says it is a demonstration (CASEVOTE_DEMO_GATE; a system-check error otherwise), and
+every page of it says so.
 """
 
 import secrets
@@ -13,7 +15,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from ballots import identity, tokens
+from ballots import identity, network, tokens
+from ballots.follow import budget
 from ballots.follow.base import FollowBackend
 from ballots.models import Follower, UsedFollowToken
 
@@ -44,13 +47,17 @@ class FollowLinkSpent(Exception):
     pass
 
 
-def confirm_follow(nonce: str) -> Follower:
-    """Create the follower for a follow link; a link that was used raises FollowLinkSpent."""
+def confirm_follow(nonce: str, address: network.IPAddress | None) -> Follower:
+    """Create the follower for a follow link; a link that was used raises FollowLinkSpent,
+    and an address over its hourly budget of new followers raises TooManyFollows."""
     now = timezone.now()
     try:
         with transaction.atomic():
             follower = Follower.objects.create(
-                backend=LocalFollowBackend.name, key=secrets.token_hex(16), followed_at=now
+                backend=LocalFollowBackend.name,
+                key=secrets.token_hex(16),
+                followed_at=now,
+                origin_network=budget.admit(address, now),
             )
             UsedFollowToken.objects.create(nonce=nonce, used_at=now, follower=follower)
     except IntegrityError:

@@ -14,8 +14,8 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from ballots import tokens
-from ballots.follow import events, get_backend, wechat
+from ballots import network, tokens
+from ballots.follow import budget, events, get_backend, wechat
 from ballots.follow.local import (
     FollowLinkSpent,
     LocalFollowBackend,
@@ -66,9 +66,11 @@ def follow(request, token: str):
             return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410)
         return render(request, "ballots/follow.html", {"token": token})
     try:
-        follower = confirm_follow(nonce)
+        follower = confirm_follow(nonce, network.client_address(request.META))
     except FollowLinkSpent:
         return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410)
+    except budget.TooManyFollows as refusal:
+        return refuse(request, refusal.message, refusal.status_code)
     return remember(redirect(reverse("ballots:vote")), follower)
 
 
@@ -91,9 +93,11 @@ def wechat_callback(request):
     """Where WeChat's authorise page sends the visitor back, with `code` and `state`."""
     try:
         follower = wechat.complete_authorisation(
-            request.GET.get("state", ""), request.GET.get("code", "")
+            request.GET.get("state", ""),
+            request.GET.get("code", ""),
+            network.client_address(request.META),
         )
-    except wechat.CallbackRefused as refusal:
+    except (wechat.CallbackRefused, budget.TooManyFollows) as refusal:
         context = {"message": refusal.message}
         return render(request, "ballots/wechat_refused.html", context, status=refusal.status_code)
     except wechat.NotSubscribed:

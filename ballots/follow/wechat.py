@@ -26,9 +26,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from ballots import identity, tokens
+from ballots import identity, network, tokens
 from ballots.errors import FollowCheckUnavailable
-from ballots.follow import wechat_api
+from ballots.follow import budget, wechat_api
 from ballots.follow.base import FollowBackend
 from ballots.follow.events import Event
 from ballots.follow.wechat_api import Subscription, WeChatUnavailable
@@ -232,9 +232,12 @@ def spend(state: str, code: str, now: datetime) -> list[str]:
     return spent
 
 
-def complete_authorisation(state: str, code: str) -> Follower:
+def complete_authorisation(
+    state: str, code: str, address: network.IPAddress | None = None
+) -> Follower:
     """The follower a WeChat callback proves, or CallbackRefused / NotSubscribed /
-    WeChatUnavailable. Only a subscribed openid creates (or finds) a Follower."""
+    WeChatUnavailable. Only a subscribed openid creates (or finds) a Follower; a new
+    one counts against its address's hourly budget (TooManyFollows)."""
     now = timezone.now()
     spent = spend(state, code, now)
     openid = wechat_api.openid_for_code(code)
@@ -243,13 +246,34 @@ def complete_authorisation(state: str, code: str) -> Follower:
     if not answer.subscribed:
         raise NotSubscribed
     followed_at = answer.subscribed_at or now
-    follower, _ = Follower.objects.get_or_create(
-        backend=WeChatFollowBackend.name,
-        key=openid,
-        defaults={"followed_at": followed_at, "subscribed_at": followed_at, "scene": answer.scene},
-    )
+    follower = wechat_followers(openid).first()
+    if follower is None:
+        follower = new_follower(openid, answer, followed_at, address, now)
     UsedFollowToken.objects.filter(nonce__in=spent).update(follower=follower)
     return follower
+
+
+def new_follower(
+    openid: str,
+    answer: Subscription,
+    followed_at: datetime,
+    address: network.IPAddress | None,
+    now: datetime,
+) -> Follower:
+    """Create the follower of a proven openid (or take the one a concurrent request or
+    event just created), within its address's budget of new followers."""
+    try:
+        with transaction.atomic():
+            return Follower.objects.create(
+                backend=WeChatFollowBackend.name,
+                key=openid,
+                followed_at=followed_at,
+                subscribed_at=followed_at,
+                scene=answer.scene,
+                origin_network=budget.admit(address, now),
+            )
+    except IntegrityError:
+        return Follower.objects.get(backend=WeChatFollowBackend.name, key=openid)
 
 
 def remember(response: HttpResponse, follower: Follower) -> HttpResponse:

@@ -29,7 +29,7 @@ def follow(page, shot=None) -> None:
     page.goto(link)
     if shot:
         shot(page, "follow")
-    page.get_by_role("button", name="确认关注并返回投票").tap()
+    page.get_by_role("button", name="确认（演示）并返回投票").tap()
     page.wait_for_url("**/vote/")
 
 

@@ -57,6 +57,7 @@ def load_settings(database_url: str) -> dict[str, str]:
         # Every voter comes from 127.0.0.1: the hourly budgets would stop the test.
         "CASEVOTE_IP_HOURLY_BUDGET": "1000000",
         "CASEVOTE_SUBNET_HOURLY_BUDGET": "1000000",
+        "CASEVOTE_FOLLOWS_PER_ADDRESS_HOURLY": "1000000",
         # The real rule: voters read for at least this long before submitting.
         "CASEVOTE_MIN_DWELL_SECONDS": "2",
         "LOG_LEVEL": "INFO",
