@@ -42,6 +42,13 @@ def _window(batch: Batch) -> dict[str, str | None]:
     }
 
 
+def _save_window(kind: str, batch: Batch, before: dict, user, reason: str, via: str) -> Decision:
+    """Save the batch's new voting window and record the decision with both windows."""
+    batch.save(update_fields=["voting_opens_at", "voting_closes_at"])
+    scope = {"before": before, "after": _window(batch)}
+    return record(kind, batch, user, reason, via=via, scope=scope)
+
+
 def publish_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
     """The batch and its cases become public; editors can no longer add or move its cases."""
     reason = require_reason(reason)
@@ -114,15 +121,7 @@ def open_voting(
             current.full_clean()
         except ValidationError as error:
             raise DecisionRefused("；".join(error.messages)) from None
-        current.save(update_fields=["voting_opens_at", "voting_closes_at"])
-        decision = record(
-            Decision.Kind.OPEN_VOTING,
-            current,
-            user,
-            reason,
-            via=via,
-            scope={"before": before, "after": _window(current)},
-        )
+        decision = _save_window(Decision.Kind.OPEN_VOTING, current, before, user, reason, via)
     _refresh(batch, current)
     return decision
 
@@ -140,15 +139,7 @@ def close_voting(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
             current.voting_opens_at = current.voting_closes_at = None
         else:
             raise DecisionRefused(f"第{current.number}批没有正在进行或将要开始的投票。")
-        current.save(update_fields=["voting_opens_at", "voting_closes_at"])
-        decision = record(
-            Decision.Kind.CLOSE_VOTING,
-            current,
-            user,
-            reason,
-            via=via,
-            scope={"before": before, "after": _window(current)},
-        )
+        decision = _save_window(Decision.Kind.CLOSE_VOTING, current, before, user, reason, via)
     _refresh(batch, current)
     return decision
 
