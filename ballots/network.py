@@ -4,37 +4,66 @@ Only `REMOTE_ADDR` is trusted, unless it is one of our own proxies
 (`CASEVOTE_TRUSTED_PROXIES`): then `X-Forwarded-For` is read from the right, skipping
 our proxies, and the first address that is not ours is the client. A header sent by
 a client directly is never believed.
+
+Every address is read through `parse_address`, which turns an IPv4-mapped IPv6
+address (`::ffff:198.51.100.7`) into the IPv4 address it is: a server listening on
+`[::]` sees every IPv4 peer in that form, and kept as IPv6 every IPv4 voter would fall
+into the one /64 `::/64`, sharing one hourly budget and one bucket of evidence.
 """
 
+import functools
 import ipaddress
 
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _is_trusted(address: IPAddress) -> bool:
-    """Parsed per request (a few microseconds for the usual one or two proxies)."""
-    return any(
-        address in ipaddress.ip_network(proxy, strict=False)
-        for proxy in settings.CASEVOTE_TRUSTED_PROXIES
-    )
+def unmapped(address: IPAddress) -> IPAddress:
+    """The IPv4 address inside an IPv4-mapped one (`::ffff:0:0/96`); any other address
+    as it is. Other IPv6 forms that carry an IPv4 address stay IPv6: 6to4 (2002::/16)
+    and Teredo (2001::/32) are tunnels an IPv6 host uses, and the /64 and /48 already
+    bound them (a 6to4 /48 is one IPv4 address)."""
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
-def _parse(value: str) -> IPAddress | None:
+def parse_address(value: str) -> IPAddress | None:
+    """An address as the site keeps it (IPv4-mapped ones as IPv4), or None."""
     try:
-        return ipaddress.ip_address(value.strip())
+        return unmapped(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
 
 
+def _unmapped_network(network: IPNetwork) -> IPNetwork:
+    """`::ffff:10.0.0.0/104` is 10.0.0.0/8: a proxy listed in mapped form still matches."""
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """Parsed once per list of proxies (a test may change the list; a process keeps one)."""
+    return tuple(_unmapped_network(ipaddress.ip_network(p, strict=False)) for p in proxies)
+
+
+def _is_trusted(address: IPAddress) -> bool:
+    networks = _trusted_networks(tuple(settings.CASEVOTE_TRUSTED_PROXIES))
+    return any(address in network for network in networks)
+
+
 def client_address(meta: dict) -> IPAddress | None:
-    remote = _parse(meta.get("REMOTE_ADDR", ""))
+    remote = parse_address(meta.get("REMOTE_ADDR", ""))
     if remote is None or not _is_trusted(remote):
         return remote
     forwarded = [part for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     for hop in reversed(forwarded):
-        address = _parse(hop)
+        address = parse_address(hop)
         if address is None:
             return remote  # a garbled header: fall back to what we know
         if not _is_trusted(address):
