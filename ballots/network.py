@@ -13,8 +13,11 @@ into the one /64 `::/64`, sharing one hourly budget and one bucket of evidence.
 
 import functools
 import ipaddress
+import logging
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -94,3 +97,60 @@ def address_subnet(address: IPAddress | None) -> str:
     if address is None:
         return ""
     return _network_text(address, 24 if address.version == 4 else 48)
+
+
+# --- Saying which address the site believes ------------------------------------------
+
+
+def believed_address() -> str:
+    """Which address the site takes for the client, in one line for the log."""
+    proxies = settings.CASEVOTE_TRUSTED_PROXIES
+    if not proxies:
+        return (
+            "client address from REMOTE_ADDR (CASEVOTE_TRUSTED_PROXIES is empty: "
+            "X-Forwarded-For is ignored)"
+        )
+    return (
+        f"client address from X-Forwarded-For behind trusted proxies {', '.join(proxies)} "
+        "(from REMOTE_ADDR when a request does not come through them)"
+    )
+
+
+class ProxyWatchMiddleware:
+    """Says once per process, when the process builds its request handler (each gunicorn
+    worker as it starts), which address the site believes; warns once per process when
+    X-Forwarded-For arrives from an address that is not a trusted proxy.
+
+    Behind a proxy that is not listed, every ballot comes from the proxy's address and
+    the whole site shares one address's hourly budget: these two lines make that
+    visible in the log. On the hot path it costs a dictionary lookup per request
+    (plus one set lookup when a trusted proxy sends the header), and after the warning
+    only an attribute check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.watching = True
+        self.trusted_remotes: set[str] = set()  # REMOTE_ADDR values already judged ours
+        logger.info("%s", believed_address())
+
+    def __call__(self, request):
+        if self.watching and "HTTP_X_FORWARDED_FOR" in request.META:
+            self._judge(request.META.get("REMOTE_ADDR", ""))
+        return self.get_response(request)
+
+    def _judge(self, remote_text: str) -> None:
+        if remote_text in self.trusted_remotes:
+            return
+        remote = parse_address(remote_text)
+        if remote is not None and _is_trusted(remote):
+            self.trusted_remotes.add(remote_text)
+            return
+        self.watching = False
+        logger.warning(
+            "X-Forwarded-For arrived from %s, which is not in CASEVOTE_TRUSTED_PROXIES, so "
+            "the header is ignored. If that is our reverse proxy, list it there: until then "
+            "every voter behind it counts as that one address and the whole site shares "
+            "its hourly budget. If it is a client sending the header itself, nothing is "
+            "wrong. (Said once per process.)",
+            remote or "a connection without an address",
+        )

@@ -1,7 +1,12 @@
 """Which address a ballot comes from: IPv4 voters are IPv4 however the server listens,
-and proxies are believed only when listed, in either form."""
+proxies are believed only when listed, and a site behind an unlisted proxy says so."""
+
+import logging
 
 import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import Client
 
 from ballots.evidence import load_records
@@ -9,6 +14,8 @@ from ballots.models import Ballot
 from tests.conftest import follow_through_gate, form_token, make_ballot
 
 pytestmark = pytest.mark.django_db
+
+PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 
 def stored_address() -> tuple[str, str, str]:
@@ -121,3 +128,93 @@ def test_a_mapped_address_that_is_not_a_listed_proxy_is_the_client(cast, setting
     cast(["031"], REMOTE_ADDR="::ffff:198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.7")
 
     assert stored_address() == ("198.51.100.7", "198.51.100.7", "198.51.100.0/24")
+
+
+# --- Behind a proxy that is not listed, the whole site is one address -----------------
+
+
+def deploy_problems() -> list[str]:
+    return [problem.id for problem in run_checks(include_deployment_checks=True)]
+
+
+def test_check_deploy_warns_behind_a_proxy_without_trusted_proxies(settings):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+    settings.CASEVOTE_TRUSTED_PROXIES = []
+
+    assert "casevote.W003" in deploy_problems()
+    with pytest.raises(SystemCheckError, match="CASEVOTE_TRUSTED_PROXIES"):
+        call_command("check", "--deploy", "--fail-level", "WARNING")
+
+
+@pytest.mark.parametrize(
+    ("proxy_ssl_header", "proxies"),
+    [(PROXY_SSL_HEADER, ["127.0.0.1"]), (None, [])],
+)
+def test_check_deploy_is_quiet_with_trusted_proxies_or_without_a_proxy(
+    settings, proxy_ssl_header, proxies
+):
+    settings.SECURE_PROXY_SSL_HEADER = proxy_ssl_header
+    settings.CASEVOTE_TRUSTED_PROXIES = proxies
+
+    assert "casevote.W003" not in deploy_problems()
+
+
+def test_the_proxy_check_runs_only_with_deploy(settings):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+    settings.CASEVOTE_TRUSTED_PROXIES = []
+
+    assert "casevote.W003" not in [problem.id for problem in run_checks()]
+
+
+def records(caplog, level: int) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.name == "ballots.network" and r.levelno == level
+    ]
+
+
+@pytest.mark.parametrize(
+    ("proxies", "believed"),
+    [
+        ([], "client address from REMOTE_ADDR"),
+        (
+            ["127.0.0.1", "10.0.0.0/8"],
+            "client address from X-Forwarded-For behind trusted proxies 127.0.0.1, 10.0.0.0/8",
+        ),
+    ],
+)
+def test_the_site_says_once_at_start_which_address_it_believes(settings, caplog, proxies, believed):
+    settings.CASEVOTE_TRUSTED_PROXIES = proxies
+    site = Client()  # a new handler: what a gunicorn worker builds when it starts
+
+    with caplog.at_level(logging.INFO, logger="ballots.network"):
+        for _ in range(3):
+            site.get("/healthz")
+
+    [line] = records(caplog, logging.INFO)
+    assert line.startswith(believed)
+
+
+def test_x_forwarded_for_from_an_unlisted_address_is_reported_once(settings, caplog):
+    settings.CASEVOTE_TRUSTED_PROXIES = []
+    site = Client()
+
+    with caplog.at_level(logging.INFO, logger="ballots.network"):
+        site.get("/healthz")  # no header: nothing to say
+        site.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        site.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.8")
+        site.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.9", REMOTE_ADDR="10.9.9.9")
+
+    [warning] = records(caplog, logging.WARNING)
+    assert "127.0.0.1" in warning and "CASEVOTE_TRUSTED_PROXIES" in warning
+    assert "203.0.113.7" not in warning  # the client's own address is not logged
+
+
+def test_x_forwarded_for_from_a_trusted_proxy_is_not_reported(settings, caplog):
+    settings.CASEVOTE_TRUSTED_PROXIES = ["127.0.0.1"]
+    site = Client()
+
+    with caplog.at_level(logging.INFO, logger="ballots.network"):
+        site.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        site.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.7", REMOTE_ADDR="::ffff:127.0.0.1")
+
+    assert records(caplog, logging.WARNING) == []

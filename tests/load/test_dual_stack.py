@@ -78,7 +78,9 @@ def test_an_ipv4_voter_is_stored_as_ipv4_when_gunicorn_listens_on_every_address(
     vote(server, "direct")
 
     assert stored_addresses(server.database_url) == [("127.0.0.1", "127.0.0.1", "127.0.0.0/24")]
-    assert harness.traceback_lines(server.log()) == []
+    log = server.log()
+    assert log.count("client address from REMOTE_ADDR") == server.worker_count  # one a worker
+    assert harness.traceback_lines(log) == []
 
 
 def test_voters_behind_a_proxy_on_127_0_0_1_keep_their_own_budgets_on_every_address(
@@ -101,4 +103,8 @@ def test_voters_behind_a_proxy_on_127_0_0_1_keep_their_own_budgets_on_every_addr
         ("203.0.113.9", "203.0.113.9", "203.0.113.0/24"),
         ("2409:8a12:3456:abcd::1", "2409:8a12:3456:abcd::/64", "2409:8a12:3456::/48"),
     ]
-    assert harness.traceback_lines(server.log()) == []
+    log = server.log()
+    believed = "client address from X-Forwarded-For behind trusted proxies 127.0.0.1"
+    assert log.count(believed) == server.worker_count
+    assert "not in CASEVOTE_TRUSTED_PROXIES" not in log
+    assert harness.traceback_lines(log) == []
