@@ -41,8 +41,10 @@ def parse_address(value: str) -> IPAddress | None:
         return None
 
 
-def _unmapped_network(network: IPNetwork) -> IPNetwork:
-    """`::ffff:10.0.0.0/104` is 10.0.0.0/8: a proxy listed in mapped form still matches."""
+def unmapped_network(network: IPNetwork) -> IPNetwork:
+    """`::ffff:10.0.0.0/104` is 10.0.0.0/8: a proxy listed, or a slice typed by the
+    committee, in mapped form (as gunicorn's access log on [::] writes addresses) still
+    matches the IPv4 addresses the site keeps."""
     mapped = network.network_address.ipv4_mapped if network.version == 6 else None
     if mapped is None or network.prefixlen < 96:
         return network
@@ -52,7 +54,7 @@ def _unmapped_network(network: IPNetwork) -> IPNetwork:
 @functools.lru_cache(maxsize=8)
 def _trusted_networks(proxies: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     """Parsed once per list of proxies (a test may change the list; a process keeps one)."""
-    return tuple(_unmapped_network(ipaddress.ip_network(p, strict=False)) for p in proxies)
+    return tuple(unmapped_network(ipaddress.ip_network(p, strict=False)) for p in proxies)
 
 
 def _is_trusted(address: IPAddress) -> bool:
