@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 from ballots.follow.events import aes_key
 
@@ -83,3 +83,29 @@ def event_settings() -> list:
                 Error(f"CASEVOTE_WECHAT_ENCODING_AES_KEY: {error}.", id="casevote.E005")
             )
     return problems
+
+
+@register(Tags.security, deploy=True)
+def proxy_settings(app_configs, **kwargs) -> list:
+    """Behind a proxy that is not listed in CASEVOTE_TRUSTED_PROXIES, every request comes
+    from the proxy's address: the whole site shares one address's hourly budget (a 429
+    for everyone after 120 ballots an hour) and the evidence is one address.
+
+    A Warning, as Django's own deploy checks are: the project's bar for a clean
+    `check --deploy` is `--fail-level WARNING` (tests/test_deploy.py), which it fails,
+    while a proxy that hands gunicorn the voter's own address (PROXY protocol, a
+    transparent proxy) is a sound setup without trusted proxies, not an error: there
+    SILENCED_SYSTEM_CHECKS takes it."""
+    if not settings.SECURE_PROXY_SSL_HEADER or settings.CASEVOTE_TRUSTED_PROXIES:
+        return []
+    return [
+        Warning(
+            "SECURE_PROXY_SSL_HEADER is set, so the site is behind a proxy, but "
+            "CASEVOTE_TRUSTED_PROXIES is empty: every voter counts as the proxy's address, "
+            "and the whole site shares one address's hourly ballot budget.",
+            hint="List the proxy's address or network in CASEVOTE_TRUSTED_PROXIES "
+            "(127.0.0.1 for a proxy on the same machine) so that its X-Forwarded-For "
+            "names the voter.",
+            id="casevote.W003",
+        )
+    ]

@@ -105,6 +105,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Logs once which client address the site believes, and an X-Forwarded-For from an
+    # unlisted proxy (ballots/network.py).
+    "ballots.network.ProxyWatchMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "casevote.middleware.DatabaseUnavailableMiddleware",

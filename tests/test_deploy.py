@@ -120,6 +120,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECURE_HSTS_SECONDS": "31536000",
         "SECURE_HSTS_PRELOAD": "1",
         "SECURE_PROXY_SSL_HEADER": "1",
+        "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",  # the proxy the header comes from
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         **WECHAT_GATE,
     }

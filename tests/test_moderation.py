@@ -225,6 +225,27 @@ def test_voiding_a_network_slice_in_a_time_range(committee_client, open_batch):
     assert Decision.objects.get().scope["network"] == "203.0.113.0/24"
 
 
+@pytest.mark.parametrize("typed", ["::ffff:203.0.113.0/120", "::ffff:203.0.113.2"])
+def test_a_slice_typed_as_gunicorn_on_ipv6_logs_it_finds_the_ipv4_ballots(
+    committee_client, open_batch, typed
+):
+    """gunicorn on [::] writes IPv4 peers as ::ffff:a.b.c.d in its access log; the
+    site keeps them as IPv4."""
+    start = timezone.now().replace(microsecond=0)
+    for host in (1, 2):
+        make_ballot(open_batch, [31], ip=f"203.0.113.{host}", when=start)
+    form = {
+        "subnet": typed,
+        "start": timezone.localtime(start).strftime("%Y-%m-%d %H:%M"),
+        "end": timezone.localtime(start + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),
+        "reason": "凌晨同一网段集中投票",
+    }
+
+    preview = committee_client.post("/admin/ballots/ballot/void-slice/", form)
+
+    assert preview.context["preview"] == (2 if typed.endswith("/120") else 1)
+
+
 def test_a_bad_slice_is_refused_with_a_message(committee_client, open_batch):
     response = committee_client.post(
         "/admin/ballots/ballot/void-slice/",

@@ -2,13 +2,13 @@
 
 Both need the same things: a PostgreSQL cluster of their own (scripts/postgres.sh), a
 database on it, manage.py with production settings, `gunicorn -c gunicorn.conf.py` on a
-free loopback port with its worker pids, a wait until every worker answers, and the
+free loopback port (or on every address, `[::]`, for the dual-stack test) with its worker pids, a wait until every worker answers, and the
 workers' memory. One copy here, so that the figures in bench/results.json and the load
 tier's assertions are about the same server, started the same way.
 
 Standard library plus psycopg2 and dj_database_url (both in requirements.txt): no pytest
-and no Django in this process, so `bench/run.py` can use it as a script. Everything runs
-on 127.0.0.1, every wait is bounded, and every process started here is stopped by its own
+and no Django in this process, so `bench/run.py` can use it as a script. Every request goes
+to 127.0.0.1, every wait is bounded, and every process started here is stopped by its own
 pid.
 """
 
@@ -76,11 +76,18 @@ def _run(command: list[str], env: Mapping[str, str], what: str) -> str:
     return result.stdout
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nobody listens on right now at `host` (an IPv6 host such as "::" takes
+    an IPv6 socket: on Linux a port free on [::] is free for IPv4 too)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def bind_address(host: str, port: int) -> str:
+    """gunicorn's --bind for `host`: IPv6 hosts in brackets ("[::]:8000")."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -263,21 +270,26 @@ def _is_gunicorn(pid: int) -> bool:
 @dataclass
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py` with `settings` (see app_settings) and
-    `worker_count` sync workers on a loopback port (a free one unless given)."""
+    `worker_count` sync workers on a loopback port (a free one unless given).
+
+    `host` is where it listens: 127.0.0.1, or "::" for every address of both families
+    (dual-stack: IPv4 peers then reach the app as ::ffff:a.b.c.d). Requests from here
+    always go to 127.0.0.1."""
 
     settings: Mapping[str, str]
     log_path: Path
     worker_count: int = WORKERS
     port: int = 0
     process: subprocess.Popen | None = None
+    host: str = LOOPBACK
 
     def start(self) -> "Gunicorn":
         """Start it and wait until every worker is up and /healthz answers."""
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.host)
         env = process_environment(
             {
                 **self.settings,
-                "GUNICORN_BIND": f"{LOOPBACK}:{self.port}",
+                "GUNICORN_BIND": bind_address(self.host, self.port),
                 "GUNICORN_WORKERS": str(self.worker_count),
                 "GUNICORN_THREADS": "1",
             }

@@ -25,6 +25,7 @@ from ballots.models import (
     Follower,
     FollowEvent,
 )
+from ballots.network import unmapped_network
 
 
 class ChoiceInline(admin.TabularInline):
@@ -162,7 +163,7 @@ class BallotAdmin(ReadOnlyAdmin):
 def slice_ballots(network_text: str, start, end):
     """Ballots cast from an address or network in [start, end); None if not an address."""
     try:
-        network = ipaddress.ip_network(network_text.strip(), strict=False)
+        network = unmapped_network(ipaddress.ip_network(network_text.strip(), strict=False))
     except ValueError:
         return None
     ballots = Ballot.objects.filter(cast_at__gte=start, cast_at__lt=end)

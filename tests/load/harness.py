@@ -6,12 +6,13 @@ audit of what the database holds. Clusters, databases, manage.py and gunicorn co
 import os
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass
 
 import pytest
 
-from tools.harness import GUNICORN, Gunicorn, app_settings, connect, pg_bin
+from tools.harness import GUNICORN, LOOPBACK, Gunicorn, app_settings, connect, pg_bin
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
@@ -49,6 +50,26 @@ def needs_postgresql_binaries(test):
     for mark in marks:
         test = mark(test)
     return test
+
+
+def dual_stack_problem() -> str | None:
+    """Why a server listening on [::] cannot take connections to 127.0.0.1 and ::1 on
+    this machine (no IPv6, or sockets IPv6-only by default as gunicorn leaves them:
+    net.ipv6.bindv6only=1), or None when it can."""
+    if not socket.has_ipv6:
+        return "Python was built without IPv6"
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as listener:
+            listener.bind(("::", 0))
+            listener.listen(1)
+            port = listener.getsockname()[1]
+            with socket.create_connection((LOOPBACK, port), timeout=2):
+                pass
+            with socket.create_connection(("::1", port), timeout=2):
+                pass
+    except OSError as error:
+        return f"no dual-stack loopback: {error}"
+    return None
 
 
 def load_settings(database_url: str) -> dict[str, str]:

@@ -144,12 +144,16 @@ class Stats:
 
 
 class Browser:
-    """One identity: its own cookies (csrftoken, cv_follower, cv_device), plain http."""
+    """One identity: its own cookies (csrftoken, cv_follower, cv_device), plain http;
+    `headers` go with every request (X-Forwarded-For, as a proxy in front would add)."""
 
-    def __init__(self, port: int, stats: Stats, user_agent: str):
+    def __init__(
+        self, port: int, stats: Stats, user_agent: str, headers: dict[str, str] | None = None
+    ):
         self.port = port
         self.stats = stats
         self.user_agent = user_agent
+        self.headers = headers or {}
         self.cookies: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -161,6 +165,7 @@ class Browser:
 
     def request(self, method: str, path: str, form: dict | None = None) -> Page:
         headers = {
+            **self.headers,
             "User-Agent": self.user_agent,
             "Accept": "text/html",
             "Accept-Language": "zh-CN,zh;q=0.9",

@@ -215,7 +215,7 @@ class Addresses:
         """The address as the site reads it, parsed once per distinct address."""
         known = self.cache.get(raw)
         if known is None:
-            known = self.cache[raw] = ipaddress.ip_address(raw)
+            known = self.cache[raw] = network.unmapped(ipaddress.ip_address(raw))
         return known
 
 
