@@ -1,0 +1,208 @@
+"""Staff sign-in at /admin/login/: lockout after repeated failures per account and address
+(django-axes)."""
+
+from datetime import timedelta
+
+OFFICE = "203.0.113.5"
+ELSEWHERE = "198.51.100.77"
+PROXY = "10.0.0.2"
+LOCKOUT = timedelta(minutes=30)
+PASSWORD = "pw"  # the staff fixtures' (conftest.py)
+
+
+def sign_in(client, username="committee", password=PASSWORD, address=OFFICE, **extra):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password, **extra},
+        REMOTE_ADDR=address,
+    )
+
+
+def signed_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def fail(client, times: int, username="committee", address=OFFICE):
+    for _ in range(times):
+        sign_in(client, username=username, password="wrong", address=address)
+
+
+# --- Lockout ------------------------------------------------------------------------
+
+
+def test_it_refuses_the_right_password_after_25_wrong_ones(client, committee_member, clock):
+    fail(client, 25)
+
+    response = sign_in(client)
+
+    assert response.status_code == 429
+    assert not signed_in(client)
+
+
+def test_it_shows_the_locked_out_member_a_page_in_chinese(client, committee_member, clock):
+    fail(client, 5)
+
+    response = sign_in(client)
+
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1800"
+    assert "登录已暂时锁定" in html
+    assert "连续 5 次登录失败" in html
+    assert "30 分钟" in html
+    assert "联系网站管理员" in html
+
+
+def test_it_lets_the_fifth_try_be_the_right_one(client, committee_member, clock):
+    fail(client, 4)
+
+    response = sign_in(client)
+
+    assert response.status_code == 302
+    assert signed_in(client)
+
+
+def test_the_fifth_failure_locks_the_account_out(client, committee_member, clock):
+    fail(client, 4)
+    assert sign_in(client, password="wrong").status_code == 429
+
+    assert sign_in(client).status_code == 429
+    assert not signed_in(client)
+
+
+def test_a_success_forgets_the_earlier_failures(client, committee_member, clock):
+    fail(client, 4)
+    sign_in(client)
+    client.logout()
+
+    fail(client, 4)
+    response = sign_in(client)
+
+    assert response.status_code == 302
+
+
+def test_a_lockout_is_for_one_account_from_one_address(client, committee_member, editor, clock):
+    fail(client, 25)
+
+    assert sign_in(client, address=ELSEWHERE).status_code == 302
+    client.logout()
+    assert sign_in(client, username="editor", address=OFFICE).status_code == 302
+
+
+def test_a_client_cannot_escape_the_lockout_with_its_own_forwarded_header(
+    client, committee_member, clock
+):
+    fail(client, 5)
+
+    response = client.post(
+        "/admin/login/",
+        {"username": "committee", "password": "pw"},
+        REMOTE_ADDR=OFFICE,
+        HTTP_X_FORWARDED_FOR=ELSEWHERE,
+    )
+
+    assert response.status_code == 429
+
+
+def test_behind_our_proxy_each_forwarded_client_is_its_own_address(
+    client, committee_member, clock, settings
+):
+    settings.CASEVOTE_TRUSTED_PROXIES = [PROXY]
+    for _ in range(5):
+        client.post(
+            "/admin/login/",
+            {"username": "committee", "password": "wrong"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=OFFICE,
+        )
+
+    locked = client.post(
+        "/admin/login/",
+        {"username": "committee", "password": "pw"},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=OFFICE,
+    )
+    other = client.post(
+        "/admin/login/",
+        {"username": "committee", "password": "pw"},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=ELSEWHERE,
+    )
+
+    assert locked.status_code == 429
+    assert other.status_code == 302
+
+
+def test_the_lockout_holds_until_the_period_is_over(client, committee_member, clock):
+    fail(client, 5)
+    clock.shift(LOCKOUT - timedelta(seconds=1))
+
+    assert sign_in(client).status_code == 429
+
+
+def test_the_lockout_ends_after_the_period(client, committee_member, clock):
+    fail(client, 5)
+    clock.shift(LOCKOUT + timedelta(seconds=1))
+
+    response = sign_in(client)
+
+    assert response.status_code == 302
+    assert signed_in(client)
+
+
+def test_a_try_during_the_lockout_starts_the_period_again(client, committee_member, clock):
+    fail(client, 5)
+    clock.shift(LOCKOUT - timedelta(minutes=1))
+    sign_in(client)  # refused, and counted
+
+    clock.shift(timedelta(minutes=2))  # 31 minutes after the lockout began
+    assert sign_in(client).status_code == 429
+    clock.shift(LOCKOUT + timedelta(seconds=1))
+    assert sign_in(client).status_code == 302
+
+
+def test_the_limit_and_the_period_come_from_the_settings(client, committee_member, clock, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=10)
+    fail(client, 2)
+
+    response = sign_in(client)
+
+    assert response.status_code == 429
+    assert "10 分钟" in response.content.decode()
+    clock.shift(timedelta(minutes=10, seconds=1))
+    assert sign_in(client).status_code == 302
+
+
+# --- The committee reads the sign-in records ----------------------------------------
+
+
+def test_the_committee_sees_failed_sign_ins_and_lockouts_in_the_admin(
+    client, committee_member, clock
+):
+    fail(client, 5, address=OFFICE)
+    client.force_login(committee_member)
+
+    attempts = client.get("/admin/axes/accessattempt/")
+    failures = client.get("/admin/axes/accessfailurelog/")
+
+    assert attempts.status_code == 200
+    assert OFFICE in attempts.content.decode()
+    assert failures.status_code == 200
+    assert failures.content.decode().count(OFFICE) >= 5
+
+
+def test_the_committee_sees_successful_sign_ins(client, committee_member, clock):
+    sign_in(client, address=ELSEWHERE)
+
+    page = client.get("/admin/axes/accesslog/")
+
+    assert page.status_code == 200
+    assert ELSEWHERE in page.content.decode()
+
+
+def test_editors_do_not_see_the_sign_in_records(client, editor):
+    client.force_login(editor)
+
+    for path in ("/admin/axes/accessattempt/", "/admin/axes/accesslog/"):
+        assert client.get(path).status_code == 403
