@@ -1,9 +1,22 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class SigninConfig(AppConfig):
-    """No models: the lockout records are django-axes'. A data migration lets the 组委会
-    group read them."""
+    """No models: the lockout records are django-axes', the devices django-otp's. A data
+    migration lets the 组委会 group read the sign-in records."""
 
+    default = True
     name = "signin"
     verbose_name = "职员登录"
+
+
+class StaffAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with our site as `admin.site`, so that every `@admin.register` and
+    `admin_view` in the apps is behind the same sign-in (Django's documented way to
+    replace the default site). Not this app's default config (it would inherit admin's
+    `default = True`), and its base is reached through its module, since an AppConfig
+    class imported here by name would be counted as one of this module's configs."""
+
+    default = False
+    default_site = "signin.admin.StaffAdminSite"

@@ -1,7 +1,12 @@
 """Staff sign-in at /admin/login/: lockout after repeated failures per account and address
-(django-axes)."""
+(django-axes), and TOTP two-factor sign-in when CASEVOTE_STAFF_2FA is on (django-otp)."""
 
+import time
 from datetime import timedelta
+
+import pytest
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 OFFICE = "203.0.113.5"
 ELSEWHERE = "198.51.100.77"
@@ -206,3 +211,129 @@ def test_editors_do_not_see_the_sign_in_records(client, editor):
 
     for path in ("/admin/axes/accessattempt/", "/admin/axes/accesslog/"):
         assert client.get(path).status_code == 403
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 403
+
+
+def test_only_a_superuser_sees_the_devices(client, committee_member):
+    client.force_login(committee_member)
+
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 403
+
+
+# --- Two-factor sign-in (CASEVOTE_STAFF_2FA) ---------------------------------------------
+
+
+@pytest.fixture
+def two_factor(settings):
+    settings.CASEVOTE_STAFF_2FA = True
+
+
+@pytest.fixture
+def device(committee_member) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=committee_member, name="手机验证器")
+
+
+def code_of(device: TOTPDevice, steps: int = 0) -> str:
+    """What the member's authenticator app shows now (or `steps` periods of 30 s away)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def wrong_code(device: TOTPDevice) -> str:
+    """Six digits that are none of the codes accepted now (the current one and its
+    neighbours, for a phone's clock that is a little off)."""
+    accepted = {code_of(device, steps) for steps in (-1, 0, 1)}
+    return next(code for code in ("000000", "111111", "222222") if code not in accepted)
+
+
+def test_without_2fa_the_sign_in_asks_for_no_code(client, db):
+    page = client.get("/admin/login/")
+
+    assert page.status_code == 200
+    assert 'name="otp_token"' not in page.content.decode()
+
+
+def test_with_2fa_the_sign_in_asks_for_the_code(client, db, two_factor):
+    html = client.get("/admin/login/").content.decode()
+
+    assert 'name="otp_token"' in html
+    assert "动态口令" in html
+
+
+def test_with_2fa_a_password_alone_does_not_get_in(client, device, two_factor, clock):
+    response = sign_in(client)
+
+    assert response.status_code == 200
+    assert "请输入手机验证器上的 6 位动态口令" in response.content.decode()
+    assert not signed_in(client)
+
+
+def test_with_2fa_the_password_and_the_current_code_get_in(client, device, two_factor, clock):
+    response = sign_in(client, otp_token=code_of(device))
+
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_with_2fa_a_wrong_code_does_not_get_in(client, device, two_factor, clock):
+    response = sign_in(client, otp_token=wrong_code(device))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "请输入正确的用户名、密码和动态口令" in html
+    assert not signed_in(client)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_with_2fa_a_wrong_password_reads_like_a_wrong_code(client, device, two_factor, clock):
+    response = sign_in(client, password="wrong", otp_token=code_of(device))
+
+    assert "请输入正确的用户名、密码和动态口令" in response.content.decode()
+
+
+def test_with_2fa_wrong_codes_count_towards_the_lockout(client, device, two_factor, clock):
+    for _ in range(5):
+        clock.shift(timedelta(seconds=40))  # past django-otp's own slow-down
+        sign_in(client, otp_token=wrong_code(device))
+
+    clock.shift(timedelta(seconds=40))
+    response = sign_in(client, otp_token=code_of(device))
+
+    assert response.status_code == 429
+    assert not signed_in(client)
+
+
+def test_with_2fa_a_code_works_once(client, device, two_factor, clock):
+    code = code_of(device)
+    sign_in(client, otp_token=code)
+    client.logout()
+
+    response = sign_in(client, otp_token=code)
+
+    assert response.status_code == 200
+    assert not signed_in(client)
+
+
+def test_with_2fa_an_account_without_a_device_is_told_to_ask_the_administrator(
+    client, committee_member, two_factor, clock
+):
+    response = sign_in(client, otp_token="123456")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "还没有登记手机验证器" in html
+    assert "请联系网站管理员为您登记" in html
+    assert not signed_in(client)
+
+
+def test_with_2fa_a_session_signed_in_with_a_password_alone_is_sent_to_sign_in(
+    client, device, two_factor
+):
+    client.force_login(device.user)  # e.g. signed in before 2FA was turned on
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert "两步验证" in client.get(response["Location"]).content.decode()
