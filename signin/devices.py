@@ -3,6 +3,7 @@ devices (django-otp) a code verifies."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django_otp import verify_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -29,3 +30,12 @@ def verified_device(user: AbstractBaseUser, token: str) -> TOTPDevice | None:
         if verified is not None:
             return verified
     return None
+
+
+@transaction.atomic
+def register_device(user: AbstractBaseUser, *, replace: bool = False) -> TOTPDevice:
+    """A new confirmed device for `user`; with `replace`, their old devices go (a lost or
+    changed phone): their codes stop working at once."""
+    if replace:
+        TOTPDevice.objects.filter(user=user).delete()
+    return TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=True)

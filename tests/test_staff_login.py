@@ -1,10 +1,13 @@
 """Staff sign-in at /admin/login/: lockout after repeated failures per account and address
 (django-axes), and TOTP two-factor sign-in when CASEVOTE_STAFF_2FA is on (django-otp)."""
 
+import io
 import time
+from base64 import b32encode
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -337,3 +340,55 @@ def test_with_2fa_a_session_signed_in_with_a_password_alone_is_sent_to_sign_in(
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert "两步验证" in client.get(response["Location"]).content.decode()
+
+
+# --- The first device: manage.py add_totp_device ------------------------------------------
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("add_totp_device", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_gives_an_account_a_device_that_signs_in(
+    client, committee_member, two_factor, clock
+):
+    output = run("committee")
+
+    device = TOTPDevice.objects.get(user=committee_member)
+    assert device.confirmed
+    assert device.config_url in output
+    assert "█" in output  # the QR code, drawn in the terminal
+    secret = b32encode(device.bin_key).decode()
+    assert " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) in output
+    assert sign_in(client, otp_token=code_of(device)).status_code == 302
+
+
+def test_the_command_refuses_a_second_device_unless_replacing(committee_member):
+    run("committee")
+    first = TOTPDevice.objects.get(user=committee_member)
+
+    with pytest.raises(CommandError, match="已经登记了手机验证器"):
+        run("committee")
+    run("committee", "--replace")
+
+    device = TOTPDevice.objects.get(user=committee_member)
+    assert device.pk != first.pk and device.key != first.key
+
+
+def test_the_command_dry_run_changes_nothing(committee_member):
+    output = run("committee", "--dry-run")
+
+    assert "试运行" in output
+    assert not TOTPDevice.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("username", "message"), [("nobody", "没有用户名为 'nobody' 的账号"), ("plain", "不是职员账号")]
+)
+def test_the_command_names_a_bad_account(db, django_user_model, username, message):
+    django_user_model.objects.create_user("plain", password="pw")
+
+    with pytest.raises(CommandError, match=message):
+        run(username)
