@@ -10,6 +10,9 @@ class SigninConfig(AppConfig):
     name = "signin"
     verbose_name = "职员登录"
 
+    def ready(self) -> None:
+        from signin import checks  # noqa: F401 (registers the system checks)
+
 
 class StaffAdminConfig(admin_apps.AdminConfig):
     """Django's admin with our site as `admin.site`, so that every `@admin.register` and

@@ -7,6 +7,7 @@ from base64 import b32encode
 from datetime import timedelta
 
 import pytest
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -392,3 +393,38 @@ def test_the_command_names_a_bad_account(db, django_user_model, username, messag
 
     with pytest.raises(CommandError, match=message):
         run(username)
+
+
+# --- System checks ------------------------------------------------------------------------
+
+
+def deploy_warnings() -> list[str]:
+    return [
+        message.id
+        for message in checks.run_checks(
+            include_deployment_checks=True, tags=[checks.Tags.security]
+        )
+        if message.id and message.id.startswith("signin.")
+    ]
+
+
+def test_production_without_2fa_is_warned(settings):
+    settings.DEBUG = False
+    settings.CASEVOTE_STAFF_2FA = False
+
+    assert deploy_warnings() == ["signin.W001"]
+
+
+def test_production_with_2fa_is_not_warned(settings):
+    settings.DEBUG = False
+    settings.CASEVOTE_STAFF_2FA = True
+
+    assert deploy_warnings() == []
+
+
+def test_a_lockout_setting_below_one_is_an_error(settings):
+    settings.CASEVOTE_STAFF_2FA = True
+    settings.AXES_FAILURE_LIMIT = 0
+    settings.AXES_COOLOFF_TIME = timedelta(0)
+
+    assert deploy_warnings() == ["signin.E001", "signin.E002"]
