@@ -101,9 +101,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "axes",
+    # django-axes and django-otp's TOTP devices, under Chinese headings (signin/apps.py).
+    "signin.apps.SignInRecordsConfig",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "signin.apps.TOTPDevicesConfig",
     "signin",
     "cases",
     "ballots",

@@ -1,5 +1,7 @@
+from axes import apps as axes_apps
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django_otp.plugins.otp_totp import apps as totp_apps
 
 
 class SigninConfig(AppConfig):
@@ -23,3 +25,18 @@ class StaffAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "signin.admin.StaffAdminSite"
+
+
+class SignInRecordsConfig(axes_apps.AppConfig):
+    """django-axes under a Chinese heading in the admin (its models' and fields' names
+    are translated in signin/locale)."""
+
+    default = False
+    verbose_name = "登录记录"
+
+
+class TOTPDevicesConfig(totp_apps.DefaultConfig):
+    """django-otp's TOTP devices under a Chinese heading (superusers only)."""
+
+    default = False
+    verbose_name = "两步验证"

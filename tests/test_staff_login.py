@@ -210,6 +210,14 @@ def test_the_committee_sees_successful_sign_ins(client, committee_member, clock)
     assert ELSEWHERE in page.content.decode()
 
 
+def test_the_committee_finds_the_records_under_chinese_names(committee_client):
+    html = committee_client.get("/admin/").content.decode()
+
+    for name in ("登录记录", "近期登录失败", "登录失败记录", "成功登录记录"):
+        assert name in html
+    assert "Access attempts" not in html
+
+
 def test_editors_do_not_see_the_sign_in_records(client, editor):
     client.force_login(editor)
 
