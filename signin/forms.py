@@ -23,7 +23,7 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "invalid_login_with_code": (
-            "请输入正确的%(username)s、密码和动态口令。注意它们都区分大小写，"
+            "请输入正确的%(username)s、密码和动态口令。注意%(username)s和密码区分大小写，"
             "动态口令每 30 秒更换一次。"
         ),
         "token_required": (
