@@ -351,6 +351,36 @@ def test_with_2fa_a_session_signed_in_with_a_password_alone_is_sent_to_sign_in(
     assert "两步验证" in client.get(response["Location"]).content.decode()
 
 
+def test_a_superuser_shows_a_member_their_qr_code_in_the_admin(
+    client, django_user_model, committee_member
+):
+    client.force_login(django_user_model.objects.create_superuser("root", password=PASSWORD))
+    added = client.post(
+        "/admin/otp_totp/totpdevice/add/",
+        {
+            "user": committee_member.pk,
+            "name": "手机验证器",
+            "confirmed": "on",
+            "key": "3132333435363738393031323334353637383930",
+            "step": 30,
+            "t0": 0,
+            "digits": 6,
+            "tolerance": 1,
+            "drift": 0,
+            "throttling_failure_count": 0,
+        },
+    )
+    device = TOTPDevice.objects.get(user=committee_member)
+
+    config = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/")
+    image = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/")
+
+    assert added.status_code == 302
+    assert config.status_code == 200
+    assert image["Content-Type"] == "image/svg+xml"
+    assert image.content.startswith(b"<?xml")
+
+
 # --- The first device: manage.py add_totp_device ------------------------------------------
 
 
