@@ -7,6 +7,7 @@ the helpers below fail loudly on a value they cannot read instead of guessing.
 import base64
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -90,7 +91,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the staff sign-in's site as `admin.site` (signin/admin.py).
+    "signin.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -99,6 +101,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    # django-axes and django-otp's TOTP devices, under Chinese headings (signin/apps.py).
+    "signin.apps.SignInRecordsConfig",
+    "django_otp",
+    "signin.apps.TOTPDevicesConfig",
+    "signin",
     "cases",
     "ballots",
     "tools",
@@ -117,8 +124,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "casevote.urls"
@@ -160,6 +170,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out sign-in before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -210,6 +226,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes logs each sign-in's bookkeeping at INFO; failures and lockouts are WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- Security -----------------------------------------------------------------
@@ -245,6 +263,35 @@ SECURE_CSP = {
     "base-uri": ["'none'"],
     "object-src": ["'none'"],
 }
+
+# --- Staff sign-in (the admin) ----------------------------------------------------
+# Lockout (django-axes): after CASEVOTE_LOGIN_FAILURE_LIMIT failed sign-ins for one account
+# from one address, that account is refused from that address until
+# CASEVOTE_LOGIN_LOCKOUT_MINUTES have passed without another try. Per account *and*
+# address, so a guesser cannot lock the committee out from elsewhere, nor one office's
+# NAT lock out everyone behind it; the address is the one the vote trusts
+# (ballots.network: REMOTE_ADDR unless it is one of CASEVOTE_TRUSTED_PROXIES).
+AXES_FAILURE_LIMIT = env_int("CASEVOTE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CASEVOTE_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "signin.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "signin.lockout.locked_out"
+# A successful sign-in forgets that account's earlier failures from that address.
+AXES_RESET_ON_SUCCESS = True
+# Attempts are forgotten after the lockout period; the failure log keeps every failure
+# (up to 1,000 per account) for the committee to read.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Kept out of the stored form data and the logs, with axes' defaults.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+# No banner on every manage.py command; failures and lockouts are still logged.
+AXES_VERBOSE = False
+# Two-factor sign-in (django-otp, TOTP): on, the admin asks for the code of a device
+# registered to the account, and a session signed in with a password alone is refused.
+# Off by default so that `make serve` and the tests sign in with a password; production
+# turns it on once every staff account has a device (README, Staff sign-in protection).
+CASEVOTE_STAFF_2FA = env_bool("CASEVOTE_STAFF_2FA", False)
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = "投票组委会管理"
 
 # The campaign's public name, shown in every page's header and <title>.
 CASEVOTE_CAMPAIGN_NAME = os.environ.get(

@@ -121,6 +121,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECURE_HSTS_PRELOAD": "1",
         "SECURE_PROXY_SSL_HEADER": "1",
         "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",  # the proxy the header comes from
+        "CASEVOTE_STAFF_2FA": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         **WECHAT_GATE,
     }
@@ -150,6 +151,12 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
             "not-the-key",
             "CASEVOTE_WECHAT_ENCODING_AES_KEY must be the 43 characters WeChat shows.",
         ),
+        (
+            "CASEVOTE_LOGIN_LOCKOUT_MINUTES",
+            "half an hour",
+            "CASEVOTE_LOGIN_LOCKOUT_MINUTES='half an hour' is not an integer.",
+        ),
+        ("CASEVOTE_STAFF_2FA", "required", "CASEVOTE_STAFF_2FA='required' is not a boolean"),
     ],
 )
 def test_a_malformed_setting_stops_the_start(tmp_path, variable, value, message):
