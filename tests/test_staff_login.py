@@ -351,6 +351,17 @@ def test_with_2fa_a_session_signed_in_with_a_password_alone_is_sent_to_sign_in(
     assert "两步验证" in client.get(response["Location"]).content.decode()
 
 
+def test_with_2fa_a_draft_is_previewed_only_after_the_code(client, device, two_factor, tmp_path):
+    from django.core.management import call_command
+
+    from tests.test_campaign_batches import batch3_file
+
+    call_command("load_cases", batch3_file(tmp_path), verbosity=0)  # batch 3: a draft
+    client.force_login(device.user)  # a password alone, e.g. from before 2FA
+
+    assert client.get("/batches/3/").status_code == 404
+
+
 def test_a_superuser_shows_a_member_their_qr_code_in_the_admin(
     client, django_user_model, committee_member
 ):
