@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py --quick      # 3 s per endpoint, 20k ballots (smoke test)
 
 What it does (see bench/README.md for how to read the figures):
-1. starts its own PostgreSQL cluster (PGROOT=/tmp/casevote-bench-pg, port 55433), migrates,
+1. starts its own PostgreSQL cluster (PGROOT=/tmp/casevote-bench-pg, port 55433; see
+   --pg-root and --pg-port), migrates,
    collects static files, loads batch 2, opens it for 30 days, makes results live;
 2. seeds `--ballots` back-dated ballots with bulk SQL (bench/seed.sql), outside the
    timing and only what the database does not hold yet;
@@ -58,7 +59,9 @@ RESULTS_FILE = BENCH / "results.json"
 # Fixed paths on purpose: one benchmark at a time (the lock), throwaway loopback data.
 WORK_DIR = Path("/tmp/casevote-bench-run")  # noqa: S108 (logs, ballots file)
 LOCK_FILE = Path("/tmp/casevote-bench.lock")  # noqa: S108
-CLUSTER = harness.PostgresCluster(root="/tmp/casevote-bench-pg", port=55433)  # noqa: S108
+# The cluster's default place: where the seeded ballots of earlier runs are kept.
+PG_ROOT = "/tmp/casevote-bench-pg"  # noqa: S108
+PG_PORT = 55433
 
 FULL_DURATION = 15
 QUICK_DURATION = 3
@@ -114,6 +117,8 @@ class Options:
     reset: bool
     quick: bool
     ablation: bool
+    pg_root: str
+    pg_port: int
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "ballot", "results", "monitoring")
@@ -147,6 +152,14 @@ def parse_args(argv: list[str]) -> Options:
         action="store_true",
         help="skip the second pass with the caches turned off",
     )
+    parser.add_argument(
+        "--pg-root",
+        default=PG_ROOT,
+        help=f"the PostgreSQL cluster's directory ({PG_ROOT}: keeps the seeded ballots)",
+    )
+    parser.add_argument(
+        "--pg-port", type=int, default=PG_PORT, help=f"the cluster's port ({PG_PORT})"
+    )
     args = parser.parse_args(argv)
     endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
     unknown = sorted(set(endpoints) - set(ENDPOINTS))
@@ -172,6 +185,8 @@ def parse_args(argv: list[str]) -> Options:
         reset=args.reset,
         quick=args.quick,
         ablation=not args.no_ablation,
+        pg_root=args.pg_root,
+        pg_port=args.pg_port,
     )
 
 
@@ -887,7 +902,7 @@ def write_results(
     budget_lock: dict | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
-    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + CLUSTER.root + ")"
+    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + options.pg_root + ")"
     payload = {
         "machine": machine_info(),
         "options": {k: v for k, v in asdict(options).items() if k != "port"},
@@ -1070,11 +1085,12 @@ def benchmark(options: Options) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_id = datetime.now().astimezone().strftime("%Y%m%d%H%M%S")  # noqa: DTZ005
     server: harness.Gunicorn | None = None
+    cluster = harness.PostgresCluster(root=options.pg_root, port=options.pg_port)
     try:
-        log(f"starting PostgreSQL (own cluster, port {CLUSTER.port})")
+        log(f"starting PostgreSQL (own cluster in {cluster.root}, port {cluster.port})")
         if options.reset:
-            harness.drop_database(CLUSTER.start())
-        database_url = CLUSTER.start()
+            harness.drop_database(cluster.start())
+        database_url = cluster.start()
         env = server_env(database_url, options)
         setup_django(env)
         log("migrate, collectstatic, load batch 2, open voting, results live")
@@ -1159,7 +1175,7 @@ def benchmark(options: Options) -> int:
         except Exception:  # noqa: BLE001, S110 (Django may not be set up yet)
             pass
         log("stopping PostgreSQL")
-        CLUSTER.stop()
+        cluster.stop()
 
 
 def exit_on_signal(signum: int, frame) -> None:
