@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py --quick      # 3 s per endpoint, 20k ballots (smoke test)
 
 What it does (see bench/README.md for how to read the figures):
-1. starts its own PostgreSQL cluster (PGROOT=/tmp/casevote-bench-pg, port 55433), migrates,
+1. starts its own PostgreSQL cluster (PGROOT=/tmp/casevote-bench-pg, port 55433; see
+   --pg-root and --pg-port), migrates,
    collects static files, loads batch 2, opens it for 30 days, makes results live;
 2. seeds `--ballots` back-dated ballots with bulk SQL (bench/seed.sql), outside the
    timing and only what the database does not hold yet;
@@ -12,7 +13,11 @@ What it does (see bench/README.md for how to read the figures):
 4. measures each endpoint with wrk for a fixed duration, sampling the workers' RSS;
    the ballot run posts one ballot per pre-created follower and is checked against
    the database afterwards;
-5. prints a table with the targets and writes bench/results.json.
+5. measures the anchors (bench/anchors: plain Django under the same gunicorn settings,
+   in their own database on the same cluster) right after the runs they anchor: a bare
+   view after /healthz, the tutorial's list after the campaign page, the tutorial's vote
+   after the ballot; every casevote figure is also given as a ratio to them;
+6. prints a table with the targets and writes bench/results.json.
 
 gunicorn and the cluster are stopped on the way out, whatever happens. Loopback only;
 every load run has a fixed duration. Not part of the test suite. The cluster, manage.py,
@@ -58,7 +63,9 @@ RESULTS_FILE = BENCH / "results.json"
 # Fixed paths on purpose: one benchmark at a time (the lock), throwaway loopback data.
 WORK_DIR = Path("/tmp/casevote-bench-run")  # noqa: S108 (logs, ballots file)
 LOCK_FILE = Path("/tmp/casevote-bench.lock")  # noqa: S108
-CLUSTER = harness.PostgresCluster(root="/tmp/casevote-bench-pg", port=55433)  # noqa: S108
+# The cluster's default place: where the seeded ballots of earlier runs are kept.
+PG_ROOT = "/tmp/casevote-bench-pg"  # noqa: S108
+PG_PORT = 55433
 
 FULL_DURATION = 15
 QUICK_DURATION = 3
@@ -81,6 +88,10 @@ BALLOT_MIN_RATIO = 0.3
 BALLOT_MAX_P99_MS = 100
 RESULTS_MAX_P99_MS = 100
 MAX_WORKER_RSS_MB = 120
+# Against the anchors (plain Django in the same run, bench/anchors).
+HEALTHZ_MIN_BARE = 0.85  # /healthz ÷ the bare Django view
+CAMPAIGN_MIN_BARE = 0.7  # campaign page ÷ the bare Django view
+BALLOT_MIN_TUTORIAL = 1.5  # ballot ÷ the tutorial vote, with p99 < BALLOT_MAX_P99_MS
 
 USER_AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN",
@@ -114,6 +125,9 @@ class Options:
     reset: bool
     quick: bool
     ablation: bool
+    pg_root: str
+    pg_port: int
+    anchors: bool = True
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "ballot", "results", "monitoring")
@@ -147,6 +161,19 @@ def parse_args(argv: list[str]) -> Options:
         action="store_true",
         help="skip the second pass with the caches turned off",
     )
+    parser.add_argument(
+        "--no-anchors",
+        action="store_true",
+        help="skip the plain-Django anchors (bench/anchors) and the ratios to them",
+    )
+    parser.add_argument(
+        "--pg-root",
+        default=PG_ROOT,
+        help=f"the PostgreSQL cluster's directory ({PG_ROOT}: keeps the seeded ballots)",
+    )
+    parser.add_argument(
+        "--pg-port", type=int, default=PG_PORT, help=f"the cluster's port ({PG_PORT})"
+    )
     args = parser.parse_args(argv)
     endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
     unknown = sorted(set(endpoints) - set(ENDPOINTS))
@@ -172,6 +199,9 @@ def parse_args(argv: list[str]) -> Options:
         reset=args.reset,
         quick=args.quick,
         ablation=not args.no_ablation,
+        pg_root=args.pg_root,
+        pg_port=args.pg_port,
+        anchors=not args.no_anchors,
     )
 
 
@@ -617,7 +647,9 @@ class Measurement:
     first_ms: float | None = None  # one request before the run: cold caches
     first_ok: bool | None = None
     counters: dict = field(default_factory=dict)
-    ratio: float | None = None
+    ratio: float | None = None  # ÷ /healthz of the same run
+    ratio_bare: float | None = None  # ÷ the bare Django view (anchor) of the same run
+    ratio_tutorial: float | None = None  # campaign ÷ tutorial list, ballot ÷ tutorial vote
 
 
 def run_wrk(
@@ -719,7 +751,11 @@ class Target:
 
 
 def targets(
-    runs: dict[str, Measurement], check: BallotCheck | None, ballots: int, connections: int
+    runs: dict[str, Measurement],
+    check: BallotCheck | None,
+    ballots: int,
+    connections: int,
+    anchors: dict[str, Measurement] | None = None,
 ) -> list[Target]:
     result = []
     if "campaign" in runs:
@@ -759,6 +795,7 @@ def targets(
                 f"p99 {run.p99_ms:.1f} ms",
             )
         )
+    result += anchor_targets(runs, anchors or {}, connections)
     worst = max(runs.values(), key=lambda r: r.peak_rss_mb)
     result.append(
         Target(
@@ -767,6 +804,53 @@ def targets(
             f"max {worst.peak_rss_mb:.1f} MB ({worst.label})",
         )
     )
+    return result
+
+
+def anchor_targets(
+    runs: dict[str, Measurement], anchors: dict[str, Measurement], connections: int
+) -> list[Target]:
+    """The targets taken against plain Django in the same run; n/a when the anchor
+    was not measured (--no-anchors)."""
+
+    def versus(name: str, anchor: str, ratio: float | None) -> str:
+        if ratio is None:
+            return "anchor not measured"
+        return f"{ratio:.2f}× ({runs[name].rps:.1f} vs {anchors[anchor].rps:.1f} req/s)"
+
+    result = []
+    if "healthz" in runs:
+        ratio = runs["healthz"].ratio_bare
+        result.append(
+            Target(
+                f"/healthz ≥ {HEALTHZ_MIN_BARE}× the bare Django view",
+                None if ratio is None else ratio >= HEALTHZ_MIN_BARE,
+                versus("healthz", "bare", ratio),
+            )
+        )
+    if "campaign" in runs:
+        ratio = runs["campaign"].ratio_bare
+        result.append(
+            Target(
+                f"campaign page ≥ {CAMPAIGN_MIN_BARE}× the bare Django view",
+                None if ratio is None else ratio >= CAMPAIGN_MIN_BARE,
+                versus("campaign", "bare", ratio),
+            )
+        )
+    if "ballot" in runs:
+        run, ratio = runs["ballot"], runs["ballot"].ratio_tutorial
+        result.append(
+            Target(
+                f"ballot submission ≥ {BALLOT_MIN_TUTORIAL}× the tutorial vote, "
+                f"p99 < {BALLOT_MAX_P99_MS} ms at {connections} connections",
+                None
+                if ratio is None
+                else run.requests > 0
+                and ratio >= BALLOT_MIN_TUTORIAL
+                and run.p99_ms < BALLOT_MAX_P99_MS,
+                versus("ballot", "tutorial_vote", ratio) + f", p99 {run.p99_ms:.1f} ms",
+            )
+        )
     return result
 
 
@@ -795,7 +879,9 @@ def row_target(run: Measurement) -> str:
     return f"{text} {'PASS' if passed else 'MISS'}{rss}"
 
 
-def print_table(runs: list[Measurement], goals: list[Target]) -> None:
+def print_table(
+    runs: list[Measurement], goals: list[Target], anchors: list[Measurement] = ()
+) -> None:
     header = (
         f"{'endpoint':<30}{'req/s':>9}{'×healthz':>10}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'RSS MB':>8}{'first ms':>12}  target"
@@ -809,7 +895,14 @@ def print_table(runs: list[Measurement], goals: list[Target]) -> None:
             f"{run.p99_ms:>9.1f}{run.errors:>8}{run.peak_rss_mb:>8.1f}{first_request(run):>12}"
             f"  {row_target(run)}"
         )
-    for run in runs:
+    if anchors:
+        print("anchors: plain Django (bench/anchors), same gunicorn settings and cluster")
+    for run in anchors:
+        print(
+            f"  {run.label:<28}{run.rps:>9.1f}{(run.ratio or 0):>9.2f}×{run.p50_ms:>9.1f}"
+            f"{run.p99_ms:>9.1f}{run.errors:>8}{run.peak_rss_mb:>8.1f}{first_request(run):>12}"
+        )
+    for run in [*runs, *anchors]:
         if run.requests == 0:
             print(
                 f"! {run.label}: no answer within the run "
@@ -824,6 +917,54 @@ def print_table(runs: list[Measurement], goals: list[Target]) -> None:
         verdict = "n/a " if goal.passed is None else ("PASS" if goal.passed else "MISS")
         print(f"  {verdict}  {goal.description}: {goal.figure}")
     print()
+
+
+def pair_target(run: Measurement, anchor: str) -> str:
+    """The target a casevote figure has against this anchor, with PASS/MISS."""
+    answered = run.requests > 0
+    ratio = (run.ratio_tutorial if anchor.startswith("tutorial") else run.ratio_bare) or 0
+    checks = {
+        ("healthz", "bare"): (f"≥{HEALTHZ_MIN_BARE}×", ratio >= HEALTHZ_MIN_BARE),
+        ("campaign", "bare"): (f"≥{CAMPAIGN_MIN_BARE}×", ratio >= CAMPAIGN_MIN_BARE),
+        ("ballot", "tutorial_vote"): (
+            f"≥{BALLOT_MIN_TUTORIAL}×,p99<{BALLOT_MAX_P99_MS}",
+            answered and ratio >= BALLOT_MIN_TUTORIAL and run.p99_ms < BALLOT_MAX_P99_MS,
+        ),
+    }
+    if (run.name, anchor) not in checks:
+        return ""
+    text, passed = checks[(run.name, anchor)]
+    return f"{text} {'PASS' if passed else 'MISS'}"
+
+
+def print_beside(runs: list[Measurement], anchors: dict[str, Measurement]) -> None:
+    """Every casevote figure beside the plain-Django figure it is read against: the bare
+    view for all, and the tutorial's list and vote for the campaign page and the ballot."""
+    if "bare" not in anchors:
+        return
+    pairs = []
+    for run in runs:
+        pairs.append((run, anchors["bare"], run.ratio_bare))
+        tutorial = TUTORIAL_ANCHOR.get(run.name)
+        if tutorial in anchors:
+            pairs.append((run, anchors[tutorial], run.ratio_tutorial))
+    header = (
+        f"{'casevote':<30}{'req/s':>9}  {'beside (plain Django)':<26}{'req/s':>9}{'ratio':>9}"
+        f"{'p99 ms: casevote / anchor':>28}  target"
+    )
+    print(header)
+    print("-" * (len(header) + 14))
+    for run, anchor, ratio in pairs:
+        figure = "—" if ratio is None else f"{ratio:.2f}×"
+        p99 = f"{run.p99_ms:.1f} / {anchor.p99_ms:.1f}"
+        print(
+            f"{run.label:<30}{run.rps:>9.1f}  {anchor.label:<26}{anchor.rps:>9.1f}{figure:>9}"
+            f"{p99:>28}  {pair_target(run, anchor.name)}"
+        )
+    print(
+        "\nratio = casevote req/s ÷ the anchor's req/s, same run; each anchor runs right after"
+        " /healthz,\nthe campaign page or the ballot, so the other rows' ratios span minutes.\n"
+    )
 
 
 def git_commit() -> str:
@@ -885,9 +1026,10 @@ def write_results(
     detection: DetectionReport | None = None,
     caches: list[dict] | None = None,
     budget_lock: dict | None = None,
+    anchors: dict | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
-    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + CLUSTER.root + ")"
+    settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + options.pg_root + ")"
     payload = {
         "machine": machine_info(),
         "options": {k: v for k, v in asdict(options).items() if k != "port"},
@@ -904,9 +1046,143 @@ def write_results(
         "targets": [asdict(goal) for goal in goals],
         "caches": caches or [],
         "budget_lock": budget_lock,
+        "anchors": anchors,
     }
     RESULTS_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     log(f"wrote {RESULTS_FILE.relative_to(REPO)}")
+
+
+# --- Anchors: plain Django beside the site (bench/anchors) ----------------------------------
+
+ANCHOR_APP = "bench.anchors.wsgi:application"
+ANCHOR_SETTINGS = "bench.anchors.settings"
+ANCHOR_DATABASE = "casevote_anchors"  # on the benchmark's cluster, recreated every run
+# Each anchor runs right after the casevote run it anchors, so both see the same machine.
+ANCHOR_AFTER = {"healthz": "bare", "campaign": "tutorial_list", "ballot": "tutorial_vote"}
+TUTORIAL_ANCHOR = {"campaign": "tutorial_list", "ballot": "tutorial_vote"}
+
+
+def anchor_endpoints() -> dict[str, Endpoint]:
+    return {
+        "bare": Endpoint("bare", "bare Django view", "/bare", expect=("ok",)),
+        "tutorial_list": Endpoint(
+            "tutorial_list", "tutorial list of 30 cases", "/", expect=("031", "060")
+        ),
+        "tutorial_vote": Endpoint(
+            "tutorial_vote", "POST tutorial vote (3 F())", "/vote/", script="tutorial_vote.lua"
+        ),
+    }
+
+
+def anchor_settings(database_url: str, env: dict[str, str]) -> dict[str, str]:
+    """The anchor project's settings: its own database on the benchmark's cluster, DEBUG
+    off, a key of its own. CASEVOTE_TRUSTED_PROXIES is passed only because
+    gunicorn.conf.py reads it (forwarded_allow_ips): the gunicorn settings are the site's."""
+    return {
+        "DJANGO_SETTINGS_MODULE": ANCHOR_SETTINGS,
+        "DATABASE_URL": harness.with_database_name(database_url, ANCHOR_DATABASE),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": harness.LOOPBACK,
+        "CASEVOTE_TRUSTED_PROXIES": env["CASEVOTE_TRUSTED_PROXIES"],
+    }
+
+
+def prepare_anchors(settings: dict[str, str]) -> None:
+    """An empty database each run (so the vote table holds this run's votes only),
+    migrated, with batch 2's 30 cases as the tutorial's."""
+    harness.recreate_database(settings["DATABASE_URL"])
+    harness.manage("migrate", "--noinput", "-v0", settings=settings)
+    harness.manage("load_tutorial_cases", "fixtures/batch2.json", settings=settings)
+
+
+@dataclass
+class TutorialVoteCheck:
+    acknowledged: int  # 302s seen by wrk
+    sent: int
+    stored: int  # ballots in the anchor database
+    choices: int  # choice rows (three per ballot)
+    counted: int  # the sum of the cases' counters (one per choice)
+    ok: bool
+    message: str
+
+
+def check_tutorial_votes(database_url: str, counters: dict, connections: int) -> TutorialVoteCheck:
+    """The anchor must do the work it claims: every acknowledged vote stored with its
+    three choices and counted, as in casevote's ballot check."""
+    time.sleep(SETTLE_SECONDS)
+    connection = harness.connect(database_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT count(*) FROM tutorial_ballot),"
+                " (SELECT count(*) FROM tutorial_choice),"
+                " (SELECT coalesce(sum(votes), 0) FROM tutorial_case)"
+            )
+            stored, choices, counted = cursor.fetchone()
+    finally:
+        connection.close()
+    acknowledged, sent = counters.get("voted", 0), counters.get("sent", 0)
+    if stored < acknowledged or stored - acknowledged > connections or stored > sent:
+        ok, message = False, f"{stored} votes stored for {acknowledged} acknowledged"
+    elif choices != 3 * stored or counted != choices:
+        ok, message = False, f"{choices} choices and {counted} counted for {stored} votes"
+    else:
+        ok, message = True, f"{stored} votes stored, 3 choices each, all counted"
+    return TutorialVoteCheck(acknowledged, sent, stored, choices, int(counted), ok, message)
+
+
+@dataclass
+class Anchors:
+    """The anchor project's server and what was measured on it."""
+
+    server: harness.Gunicorn
+    settings: dict[str, str]
+    runs: dict[str, Measurement] = field(default_factory=dict)
+    vote_check: TutorialVoteCheck | None = None
+
+    def measure_after(self, name: str, options: Options, healthz_rps: float) -> None:
+        """Measure the anchor of casevote's run `name`, if it has one."""
+        anchor = ANCHOR_AFTER.get(name)
+        if anchor is None:
+            return
+        endpoint = anchor_endpoints()[anchor]
+        log(f"measuring the anchor: {endpoint.label} for {options.duration} s")
+        run = measure(self.server, endpoint, options)
+        run.ratio = round(run.rps / healthz_rps, 3) if healthz_rps else None
+        self.runs[anchor] = run
+        log(f"  {run.rps:.1f} req/s, p99 {run.p99_ms:.1f} ms, {run.errors} errors")
+        if anchor == "tutorial_vote":
+            self.vote_check = check_tutorial_votes(
+                self.settings["DATABASE_URL"], run.counters, options.connections
+            )
+            level = "" if self.vote_check.ok else "!!! "
+            log(f"  {level}tutorial vote check: {self.vote_check.message}")
+
+    def report(self) -> dict:
+        """What results.json says about the anchors."""
+        return {
+            "project": "bench/anchors (startproject's settings and middleware, a tutorial app)",
+            "served_by": f"gunicorn -c gunicorn.conf.py {ANCHOR_APP}",
+            "database": f"{ANCHOR_DATABASE} on the benchmark's cluster (recreated every run)",
+            "runs": [asdict(run) for run in self.runs.values()],
+            "tutorial_vote_check": asdict(self.vote_check) if self.vote_check else None,
+        }
+
+
+def set_anchor_ratios(runs: dict[str, Measurement], anchors: dict[str, Measurement]) -> None:
+    """Every casevote run ÷ the bare view; the campaign page ÷ the tutorial's list and the
+    ballot ÷ the tutorial's vote. The anchors get theirs to the bare view too."""
+
+    def ratio(run: Measurement, anchor: str) -> float | None:
+        base = anchors.get(anchor)
+        return round(run.rps / base.rps, 3) if base and base.rps else None
+
+    for run in [*runs.values(), *anchors.values()]:
+        run.ratio_bare = ratio(run, "bare")
+    for name, tutorial in TUTORIAL_ANCHOR.items():
+        if name in runs:
+            runs[name].ratio_tutorial = ratio(runs[name], tutorial)
 
 
 # --- The run -------------------------------------------------------------------------------
@@ -1070,15 +1346,32 @@ def benchmark(options: Options) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_id = datetime.now().astimezone().strftime("%Y%m%d%H%M%S")  # noqa: DTZ005
     server: harness.Gunicorn | None = None
+    anchors: Anchors | None = None
+    cluster = harness.PostgresCluster(root=options.pg_root, port=options.pg_port)
     try:
-        log(f"starting PostgreSQL (own cluster, port {CLUSTER.port})")
+        log(f"starting PostgreSQL (own cluster in {cluster.root}, port {cluster.port})")
         if options.reset:
-            harness.drop_database(CLUSTER.start())
-        database_url = CLUSTER.start()
+            harness.drop_database(cluster.start())
+        database_url = cluster.start()
         env = server_env(database_url, options)
         setup_django(env)
         log("migrate, collectstatic, load batch 2, open voting, results live")
         batch_id = prepare_site(env)
+        if options.anchors:
+            # Before the untimed seeding: the new database's writes settle before any run.
+            settings = anchor_settings(database_url, env)
+            log(f"anchors: {ANCHOR_DATABASE} on the same cluster (migrate, batch 2's 30 cases)")
+            prepare_anchors(settings)
+            anchors = Anchors(
+                harness.Gunicorn(
+                    settings,
+                    WORK_DIR / "gunicorn-anchors.log",
+                    worker_count=options.workers,
+                    app=ANCHOR_APP,
+                    ready_path="/bare",
+                ),
+                settings,
+            )
         seed = None
         if "results" in options.endpoints or "monitoring" in options.endpoints:
             log(f"seeding up to {options.ballots:,} ballots (untimed)")
@@ -1102,6 +1395,9 @@ def benchmark(options: Options) -> int:
         server = harness.Gunicorn(
             env, WORK_DIR / "gunicorn.log", worker_count=options.workers, port=options.port
         ).start()
+        if anchors is not None:
+            log(f"starting the anchors' gunicorn ({ANCHOR_APP}, same gunicorn.conf.py)")
+            anchors.server.start()  # once assigned: stopped on the way out, whatever happens
         admin_cookie = (
             admin_login(server.base_url, username, password)
             if "monitoring" in options.endpoints
@@ -1125,17 +1421,26 @@ def benchmark(options: Options) -> int:
                 f"  {runs[name].rps:.1f} req/s, p99 {runs[name].p99_ms:.1f} ms, "
                 f"{runs[name].errors} errors, statuses {runs[name].statuses}"
             )
+            if anchors is not None:
+                anchors.measure_after(name, options, runs["healthz"].rps)
         server.stop()
+        if anchors is not None:
+            anchors.server.stop()
+        anchor_runs = anchors.runs if anchors is not None else {}
+        set_anchor_ratios(runs, anchor_runs)
         caches = []
         if options.ablation:
             caches = measure_without_caches(options, env, batch_id, run_id, runs)
         budget_lock = measure_budget_lock(runs.get("ballot"), options.workers)
         ballots_held = seed.ballots_in_batch if seed else 0
-        goals = targets(runs, check, ballots_held, options.connections)
-        print_table(list(runs.values()), goals)
+        goals = targets(runs, check, ballots_held, options.connections, anchor_runs)
+        print_table(list(runs.values()), goals, list(anchor_runs.values()))
+        print_beside(list(runs.values()), anchor_runs)
         print_caches(caches)
         if check is not None and not check.ok:
             print(f"!!! BALLOT MISMATCH: {check.message} !!!\n", flush=True)
+        if anchors is not None and anchors.vote_check and not anchors.vote_check.ok:
+            print(f"!!! TUTORIAL VOTE MISMATCH: {anchors.vote_check.message} !!!\n", flush=True)
         write_results(
             options,
             env,
@@ -1147,11 +1452,14 @@ def benchmark(options: Options) -> int:
             detection,
             caches,
             budget_lock,
+            anchors.report() if anchors is not None else None,
         )
         return 0
     finally:
         if server is not None:
             server.stop()
+        if anchors is not None:
+            anchors.server.stop()
         try:
             from django.db import connections
 
@@ -1159,7 +1467,7 @@ def benchmark(options: Options) -> int:
         except Exception:  # noqa: BLE001, S110 (Django may not be set up yet)
             pass
         log("stopping PostgreSQL")
-        CLUSTER.stop()
+        cluster.stop()
 
 
 def exit_on_signal(signum: int, frame) -> None:

@@ -14,12 +14,13 @@
 --   choices    1-8 cases (mean about 3), the first skewed towards the batch's first
 --              cases, the others stepping by 7 through the 30 (distinct for k < 30).
 
-INSERT INTO ballots_follower (backend, key, followed_at, scene, created_at)
+INSERT INTO ballots_follower (backend, key, followed_at, scene, created_at, origin_network)
 SELECT 'bench-seed',
        'seed-' || f,
        %(base)s::timestamptz - make_interval(secs => mod(abs(hashint8(f)), 7 * 86400)),
        '',
-       now()
+       now(),
+       ''  -- not recorded, as for followers from before the gate recorded it
 FROM generate_series(%(first)s::bigint / 4, (%(last)s::bigint - 1) / 4) AS f
 ON CONFLICT (backend, key) DO NOTHING;
 

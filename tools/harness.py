@@ -159,10 +159,14 @@ def _on_server(url: str, *statements: str) -> None:
 def create_database(server_url: str, prefix: str = "casevote_load") -> str:
     """A fresh, empty database on the server of `server_url`; returns its URL."""
     name = f"{prefix}_{os.getpid()}_{next(_database_numbers)}"
-    _on_server(
-        server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
-    return with_database_name(server_url, name)
+    return recreate_database(with_database_name(server_url, name))
+
+
+def recreate_database(url: str) -> str:
+    """The database of `url`, dropped if it exists and created empty; returns `url`."""
+    name = dj_database_url.parse(url)["NAME"]
+    _on_server(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return url
 
 
 def drop_database(url: str) -> None:
@@ -274,17 +278,21 @@ class Gunicorn:
 
     `host` is where it listens: 127.0.0.1, or "::" for every address of both families
     (dual-stack: IPv4 peers then reach the app as ::ffff:a.b.c.d). Requests from here
-    always go to 127.0.0.1."""
+    always go to 127.0.0.1. `app` serves another WSGI application with the same gunicorn
+    settings (the benchmark's anchor project, bench/anchors); `ready_path` is the page
+    that must answer 200 before the server counts as up."""
 
     settings: Mapping[str, str]
     log_path: Path
     worker_count: int = WORKERS
     port: int = 0
+    app: str = ""  # "module:callable"; empty: gunicorn.conf.py's wsgi_app (the site)
+    ready_path: str = "/healthz"
     process: subprocess.Popen | None = None
     host: str = LOOPBACK
 
     def start(self) -> "Gunicorn":
-        """Start it and wait until every worker is up and /healthz answers."""
+        """Start it and wait until every worker is up and `ready_path` answers."""
         self.port = self.port or free_port(self.host)
         env = process_environment(
             {
@@ -297,7 +305,8 @@ class Gunicorn:
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
             # No control socket: it would be the shared $HOME/.gunicorn/gunicorn.ctl.
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket"],
+            [str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket"]
+            + ([self.app] if self.app else []),
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -331,10 +340,10 @@ class Gunicorn:
         found = {pid: memory_kb(pid) for pid in self.workers()}
         return {pid: memory for pid, memory in found.items() if memory[0]}
 
-    def answers(self, path: str = "/healthz") -> bool:
+    def answers(self, path: str | None = None) -> bool:
         connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
         try:
-            connection.request("GET", path)
+            connection.request("GET", path or self.ready_path)
             return connection.getresponse().status == 200
         except (OSError, http.client.HTTPException):
             return False

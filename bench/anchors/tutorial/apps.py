@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TutorialConfig(AppConfig):
+    name = "bench.anchors.tutorial"
+    label = "tutorial"
