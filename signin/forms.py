@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 from signin.devices import devices_of, two_factor_required, verified_device
 
@@ -38,6 +39,12 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
+        # Django's sign-in form only sets the username's `max_length` for the browser;
+        # enforced here, an over-long name is a form error before any authentication, so
+        # django-axes never tries to record it in its 255-character column (a 500 on
+        # PostgreSQL, found by the fuzz tier).
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
         if not two_factor_required():
             del self.fields["otp_token"]
 

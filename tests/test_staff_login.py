@@ -48,6 +48,16 @@ def test_it_refuses_the_right_password_after_25_wrong_ones(client, committee_mem
     assert not signed_in(client)
 
 
+def test_an_over_long_username_is_a_form_error_and_records_nothing(client, committee_member):
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    response = sign_in(client, username="中" * 300, password="wrong")
+
+    assert response.status_code == 200
+    assert "150" in response.content.decode()  # "…最多 150 个字符…"
+    assert not AccessAttempt.objects.exists() and not AccessFailureLog.objects.exists()
+
+
 def test_it_shows_the_locked_out_member_a_page_in_chinese(client, committee_member, clock):
     fail(client, 5)
 
