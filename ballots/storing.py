@@ -1,27 +1,29 @@
-"""Storing a ballot with its choices and counting its network's recent ballots.
+"""Storing a ballot with its choices, within its network's hourly budget.
 
-The rules (`ballots.services.cast_ballot`) need three things written or read inside the
-ballot's transaction, after its network's turn is taken (`ballots.locks`): the ballot
-row, its choice rows, and how many ballots the address and its /24 cast in the last
-hour, this one included. The one-ballot-per-period constraint refuses a second ballot
-with an IntegrityError before anything is counted.
+The rules (`ballots.services.cast_ballot`) need one thing done atomically: while the
+ballot's network has its turn (`ballots.locks`), count the ballots its address and its
+/24 cast in the last hour and, if neither is at its budget, insert the ballot and its
+choice rows. The one-ballot-per-period constraint refuses a second ballot with an
+IntegrityError; a ballot over budget is not stored at all.
 
-On PostgreSQL — the ballot's hot path in production — that is one round trip: the
-turn, then one statement whose common table expressions insert the ballot and its
-choices and whose SELECT counts the network's other ballots (a statement does not see
-its own inserts, hence the `+ 1`). Each statement of the round trip takes its own
-snapshot under READ COMMITTED, so the count sees every ballot committed by whoever held
-the turn before. The SQL is written from the models' own columns and values
-(`get_db_prep_save`), so it stores exactly what the ORM would. Elsewhere (SQLite, the
-development database), the ORM does the same in four statements.
+On PostgreSQL — the ballot's hot path in production — that is one round trip and one
+transaction: two statements sent together, which PostgreSQL runs as a single implicit
+transaction (or inside the caller's, if there is one). The first takes the network's
+turn; the second counts in a common table expression and inserts the ballot and its
+choices only when the counts allow. Each statement takes its own snapshot under READ
+COMMITTED, so the count sees every ballot committed by whoever held the turn before.
+The SQL is written from the models' own columns and values (`get_db_prep_save`), so it
+stores exactly what the ORM would. Elsewhere (SQLite, the development database) the ORM
+does the same in a transaction of four statements.
 """
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from ballots import locks
@@ -30,37 +32,54 @@ from cases.models import Case
 
 
 @dataclass(frozen=True)
-class NetworkCounts:
-    """Ballots cast since a moment from the ballot's address and from its /24, the
-    ballot itself included (0 where the ballot has no address)."""
+class Budget:
+    """At most this many ballots from one address, and from one /24, since `since`."""
 
     address: int
     subnet: int
+    since: datetime
 
 
-def store_ballot(
-    ballot: Ballot, cases: Sequence[Case], *, counted_since: datetime
-) -> NetworkCounts:
-    """Insert `ballot` (unsaved) and one choice per case; count its network's ballots
-    cast since `counted_since`. Call inside `transaction.atomic()`: the caller refuses
-    (rolls back) a ballot over budget. Raises IntegrityError for a second ballot."""
+def store_ballot(ballot: Ballot, cases: Sequence[Case], budget: Budget) -> bool:
+    """Insert `ballot` (unsaved) and one choice per case, unless its address or /24
+    already cast its budget of ballots: then store nothing and return False.
+    Raises IntegrityError, having stored nothing, for a second ballot in a period."""
     if connection.vendor == "postgresql":
-        return _store_in_one_round_trip(ballot, cases, counted_since)
-    return _store_with_the_orm(ballot, cases, counted_since)
+        return _store_in_one_round_trip(ballot, cases, budget)
+    return _store_with_the_orm(ballot, cases, budget)
 
 
-def _store_with_the_orm(ballot: Ballot, cases: Sequence[Case], since: datetime) -> NetworkCounts:
-    ballot.save(force_insert=True)
-    Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in cases)
+class _OverBudget(Exception):
+    """Rolls the ORM's transaction back."""
+
+
+def _store_with_the_orm(ballot: Ballot, cases: Sequence[Case], budget: Budget) -> bool:
+    try:
+        with transaction.atomic():
+            locks.take_turns("ballot", ballot.ip_subnet)
+            # Inserted before counting, so that a second ballot is refused as such.
+            ballot.save(force_insert=True)
+            if _over_budget(ballot, budget):
+                raise _OverBudget
+            Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in cases)
+    except _OverBudget:
+        ballot.pk = None
+        ballot._state.adding = True
+        return False
+    return True
+
+
+def _over_budget(ballot: Ballot, budget: Budget) -> bool:
+    """Whether `ballot`, counted with the others, takes its network over budget."""
     if not ballot.ip_network and not ballot.ip_subnet:
-        return NetworkCounts(0, 0)
+        return False
     same_address, same_subnet = Q(ip_network=ballot.ip_network), Q(ip_subnet=ballot.ip_subnet)
-    counts = Ballot.objects.filter(same_address | same_subnet, cast_at__gte=since).aggregate(
+    counts = Ballot.objects.filter(same_address | same_subnet, cast_at__gte=budget.since)
+    counts = counts.aggregate(
         address=Count("pk", filter=same_address), subnet=Count("pk", filter=same_subnet)
     )
-    return NetworkCounts(
-        counts["address"] if ballot.ip_network else 0,
-        counts["subnet"] if ballot.ip_subnet else 0,
+    return bool(ballot.ip_network and counts["address"] > budget.address) or bool(
+        ballot.ip_subnet and counts["subnet"] > budget.subnet
     )
 
 
@@ -69,21 +88,21 @@ def _ballot_fields():
 
 
 @cache
-def _statement(take_turn: bool) -> str:
-    """The network's turn (when the ballot has an address) and the insert-and-count
-    statement, with %s placeholders: the lock id, the ballot's columns, the case ids,
-    then (network, network, since) for the address and for the /24."""
+def _statements(take_turn: bool) -> str:
+    """The network's turn (when the ballot has an address), then the count-and-insert
+    statement. Placeholders: the lock id; (network, network, since) for the address and
+    for the /24; the two budgets; the ballot's columns; the case ids."""
+
+    def name(model, field: str) -> str:
+        return connection.ops.quote_name(model._meta.get_field(field).column)
+
     ballot_table = connection.ops.quote_name(Ballot._meta.db_table)
     choice_table = connection.ops.quote_name(Choice._meta.db_table)
     ballot_id = connection.ops.quote_name(Ballot._meta.pk.column)
-    fields = _ballot_fields()
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    choice_ballot = connection.ops.quote_name(Choice._meta.get_field("ballot").column)
-    choice_case = connection.ops.quote_name(Choice._meta.get_field("case").column)
-    ip_network = connection.ops.quote_name(Ballot._meta.get_field("ip_network").column)
-    ip_subnet = connection.ops.quote_name(Ballot._meta.get_field("ip_subnet").column)
-    cast_at = connection.ops.quote_name(Ballot._meta.get_field("cast_at").column)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in _ballot_fields())
+    # Typed, as an INSERT ... SELECT does not give a NULL or a bare literal its column's type.
+    values = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in _ballot_fields())
+    cast_at = name(Ballot, "cast_at")
 
     def recent(column: str) -> str:
         # The models' own quoted names are formatted in; every value is a parameter.
@@ -94,20 +113,22 @@ def _statement(take_turn: bool) -> str:
 
     turn = "SELECT pg_advisory_xact_lock(%s); " if take_turn else ""
     return (
-        f"{turn}WITH new_ballot AS ("  # noqa: S608 (as above)
-        f"INSERT INTO {ballot_table} ({columns}) VALUES ({values}) RETURNING {ballot_id}"
+        f"{turn}WITH recent AS ("  # noqa: S608 (as above)
+        f"SELECT {recent(name(Ballot, 'ip_network'))} AS address, "
+        f"{recent(name(Ballot, 'ip_subnet'))} AS subnet"
+        f"), new_ballot AS ("
+        f"INSERT INTO {ballot_table} ({columns}) "
+        f"SELECT {values} FROM recent WHERE recent.address < %s AND recent.subnet < %s "
+        f"RETURNING {ballot_id}"
         f"), new_choices AS ("
-        f"INSERT INTO {choice_table} ({choice_ballot}, {choice_case}) "
+        f"INSERT INTO {choice_table} ({name(Choice, 'ballot')}, {name(Choice, 'case')}) "
         f"SELECT new_ballot.{ballot_id}, chosen.case_id "
         f"FROM new_ballot, unnest(%s::bigint[]) AS chosen(case_id)"
-        f") SELECT new_ballot.{ballot_id}, {recent(ip_network)}, {recent(ip_subnet)} "
-        f"FROM new_ballot"
+        f") SELECT {ballot_id} FROM new_ballot"
     )
 
 
-def _store_in_one_round_trip(
-    ballot: Ballot, cases: Sequence[Case], since: datetime
-) -> NetworkCounts:
+def _store_in_one_round_trip(ballot: Ballot, cases: Sequence[Case], budget: Budget) -> bool:
     values = [
         field.get_db_prep_save(field.pre_save(ballot, add=True), connection)
         for field in _ballot_fields()
@@ -115,17 +136,22 @@ def _store_in_one_round_trip(
     take_turn = bool(ballot.ip_subnet)  # as locks.take_turns: no address, no turn
     parameters = [
         *([locks.lock_id("ballot", ballot.ip_subnet)] if take_turn else []),
+        *(ballot.ip_network, ballot.ip_network, budget.since),
+        *(ballot.ip_subnet, ballot.ip_subnet, budget.since),
         *values,
+        budget.address,
+        budget.subnet,
         [case.pk for case in cases],
-        *(ballot.ip_network, ballot.ip_network, since),
-        *(ballot.ip_subnet, ballot.ip_subnet, since),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_statement(take_turn), parameters)
-        ballot_id, address, subnet = cursor.fetchone()
-    ballot.pk = ballot_id
+    # Outside a transaction (production), the two statements are their own
+    # transaction; inside one, a savepoint keeps a refused ballot from aborting it.
+    inside = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with inside, connection.cursor() as cursor:
+        cursor.execute(_statements(take_turn), parameters)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    ballot.pk = row[0]
     ballot._state.adding = False
     ballot._state.db = connection.alias
-    return NetworkCounts(
-        address + 1 if ballot.ip_network else 0, subnet + 1 if ballot.ip_subnet else 0
-    )
+    return True
