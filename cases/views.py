@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
 from cases import poster as posters
@@ -150,7 +151,9 @@ def case_poster(request, number: int):
     response = get_conditional_response(request, etag=etag)
     if response is None:
         response = HttpResponse(poster_png(content), content_type="image/png")
-        response["Content-Disposition"] = f'inline; filename="poster-{case.display_number}.png"'
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=False, filename=f"拉票海报-{case.display_number}.png"
+        )
     response["ETag"] = etag
     if preview:  # a draft's poster is for the staff previewing it, never a shared cache
         patch_cache_control(response, private=True, no_cache=True)
