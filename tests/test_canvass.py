@@ -2,6 +2,7 @@
 Graph cards on public pages, and a results page worth sharing."""
 
 import io
+import json
 import logging
 import re
 
@@ -9,6 +10,7 @@ import pytest
 import zxingcpp
 from django.core import checks
 from django.core.cache import caches
+from django.core.management import call_command
 from PIL import Image
 
 from ballots.charts import ranking_chart
@@ -300,3 +302,28 @@ def test_the_ranking_chart_scales_bars_to_the_most_votes():
     assert bars[1] == pytest.approx(bars[0] / 2)
     assert bars[2] == 0
     assert chart.height == 3 * 26
+
+
+def test_load_cases_warns_of_a_title_the_poster_font_cannot_draw(tmp_path, db):
+    lacking = "\U0002a6a5"
+    path = tmp_path / "batch.json"
+    path.write_text(
+        json.dumps(
+            {
+                "batch": {"number": 2, "name": "第二批", "first_number": 31, "last_number": 60},
+                "cases": [
+                    {"number": 31, "title": "望泉社区", "province": "北京市", "body": "介绍。"},
+                    {"number": 32, "title": f"{lacking}村", "province": "北京市", "body": "介绍。"},
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+
+    call_command("load_cases", str(path), stdout=out)
+
+    warnings = [line for line in out.getvalue().splitlines() if "海报字体" in line]
+    assert len(warnings) == 1
+    assert "案例 032" in warnings[0] and "U+2A6A5" in warnings[0]
