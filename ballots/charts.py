@@ -64,6 +64,7 @@ class Row:
     value: int
     text_x: float
     text_y: float
+    leading: bool  # the most votes (ties included)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def ranking_chart(
                 value=value,
                 text_x=round(label_width + bar + 6, 2),
                 text_y=y + bar_height - 4,
+                leading=bool(value) and value == peak,
             )
         )
     return RankingChart(

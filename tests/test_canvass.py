@@ -302,6 +302,10 @@ def test_the_ranking_chart_scales_bars_to_the_most_votes():
     assert bars[1] == pytest.approx(bars[0] / 2)
     assert bars[2] == 0
     assert chart.height == 3 * 26
+    assert [row.leading for row in chart.rows] == [True, False, False]
+    tied = ranking_chart([("031", 2), ("032", 2), ("033", 1)])
+    assert [row.leading for row in tied.rows] == [True, True, False]
+    assert not ranking_chart([("031", 0)]).rows[0].leading  # no votes: nobody leads
 
 
 def test_load_cases_warns_of_a_title_the_poster_font_cannot_draw(tmp_path, db):
