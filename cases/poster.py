@@ -26,7 +26,7 @@ FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FILE = FONT_DIR / "NotoSansCJKsc-Bold-subset.otf"
 COVERAGE_FILE = FONT_DIR / "NotoSansCJKsc-Bold-subset.chars.txt"
 # Bump when the layout changes: the ETag (and every cache key) changes with it.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 
 # A5's proportions (148 × 210 mm) at 1240 px wide: about 213 dpi when printed at A5,
 # and a phone shows it at its screen width.
@@ -202,6 +202,9 @@ def render(content: PosterContent) -> bytes:
     centred(draw, y, CALL_TO_VOTE_2, font(46), RED)
     centred(draw, HEIGHT - 80, FOOTER, font(30), GREY)
 
+    # A few flat colours and anti-aliased text: 32 palette colours look the same and take
+    # 48 kB instead of 115 kB (on a phone's data plan), and encode faster.
+    palette = poster.quantize(colors=32, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     buffer = io.BytesIO()
-    poster.save(buffer, format="PNG", compress_level=6)
+    palette.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
