@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import conditional_page, require_safe
 
 from cases import poster as posters
 from cases.forms import CaseFilterForm
@@ -137,6 +137,8 @@ def poster_png(content: posters.PosterContent) -> bytes:
 
 
 @require_safe
+@conditional_page  # If-None-Match → 304, also for a response from the page cache
+@cached_page()  # no query once a worker has served it: 48 kB per poster per worker
 def case_poster(request, number: int):
     """The case's canvassing poster (PNG) with a QR code to its page; none for a
     disqualified case. Served with an ETag, so a browser's second look is a 304."""

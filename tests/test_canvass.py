@@ -97,9 +97,13 @@ def test_the_rendered_poster_is_kept_in_the_shared_cache(
     first = client.get("/cases/031/poster.png")
 
     assert caches["shared"].get(key) == first.content
-    with django_assert_num_queries(1):  # the case; the image comes from the cache
+    caches["default"].clear()  # another worker: it reads the case, not the image
+    with django_assert_num_queries(1):
         second = client.get("/cases/031/poster.png")
     assert second.content == first.content
+    with django_assert_num_queries(0):  # the same worker again: its page cache
+        third = client.get("/cases/031/poster.png")
+    assert third.content == first.content
 
 
 def test_the_etag_changes_with_what_the_poster_shows(client, open_batch, origin, settings):
@@ -108,6 +112,7 @@ def test_the_etag_changes_with_what_the_poster_shows(client, open_batch, origin,
     Case.objects.filter(number=31).update(title="改过名字的社区")
     renamed = client.get("/cases/031/poster.png")
     settings.CASEVOTE_PUBLIC_ORIGIN = "https://other.example.cn"
+    caches["default"].clear()  # a setting changes with a restart: the workers start afresh
     moved = client.get("/cases/031/poster.png")
 
     assert len({before, renamed["ETag"], moved["ETag"]}) == 3
@@ -132,6 +137,14 @@ def test_a_disqualified_case_has_no_poster(client, open_batch, origin):
     html = response.content.decode()
     assert "已被取消推选资格" in html and "没有拉票海报" in html
     assert 'href="/cases/032/"' in html
+
+
+def test_a_poster_already_served_is_gone_once_the_case_is_disqualified(client, open_batch, origin):
+    assert client.get("/cases/032/poster.png").status_code == 200
+
+    Case.objects.filter(number=32).update(status=Case.Status.DISQUALIFIED)
+
+    assert client.get("/cases/032/poster.png").status_code == 404
 
 
 def test_a_draft_batch_has_no_public_poster(client, batch2, make_case, origin):
