@@ -12,5 +12,6 @@ register = template.Library()
 
 
 @register.inclusion_tag("reports/_fraud_notice.html")
-def fraud_notice(heading_level: int = 2):
-    return {"notice": FraudNotice.objects.first(), "heading_level": heading_level}
+def fraud_notice(link: bool = True):
+    """`link=False` on the report form itself."""
+    return {"notice": FraudNotice.objects.first(), "link": link}
