@@ -182,8 +182,12 @@ class ReportAdmin(admin.ModelAdmin):
         if not shot.name:
             raise Http404("截图已按保留期限删除")
         filename = f"report-{report_id}-{number}{shot.name[shot.name.rfind('.') :]}"
+        try:
+            handle = storage().open(shot.name, "rb")
+        except FileNotFoundError:
+            raise Http404("截图文件不在存储中") from None
         response = FileResponse(
-            storage().open(shot.name, "rb"),
+            handle,
             content_type=shot.content_type,
             as_attachment=False,
             filename=filename,

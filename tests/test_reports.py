@@ -322,7 +322,7 @@ def test_an_image_bomb_is_refused(submit):
     assert len(bomb) < 100_000
     response = submit(files=[upload(bomb, "bomb.png")])
     assert response.status_code == 400
-    assert "无法作为图片打开" in errors_of(response) or "过大" in errors_of(response)
+    assert "“bomb.png”的尺寸过大，不像截图或照片，不能接收。" in errors_of(response)
     assert not Report.objects.exists()
 
 
