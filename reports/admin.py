@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case as When_
-from django.db.models import IntegerField, Value, When
+from django.db.models import Count, IntegerField, Value, When
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -110,7 +110,12 @@ class ReportAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("case__batch")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("case__batch")
+            .annotate(screenshot_count=Count("screenshots"))
+        )
 
     def get_ordering(self, request):
         """New reports first, then those under review, then closed; each newest first."""
@@ -149,7 +154,7 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="截图")
     def shots(self, report: Report) -> int:
-        return report.screenshots.count()
+        return report.screenshot_count
 
     @admin.display(description="查询码")
     def code_display(self, report: Report) -> str:

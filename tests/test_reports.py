@@ -475,6 +475,22 @@ def test_the_queue_shows_new_reports_first_and_filters(client, submit, committee
     assert second.code_display in by_status and first.code_display not in by_status
 
 
+def test_the_queue_runs_a_bounded_number_of_queries(
+    client, submit, committee_member, django_assert_max_num_queries
+):
+    for number in range(31, 36):
+        submit({"kind": "brushing", "case": str(number)}, files=[upload(png_bytes(20, 20))])
+    client.force_login(committee_member)
+    with django_assert_max_num_queries(12) as queries:
+        page = client.get("/admin/reports/report/")
+    assert page.status_code == 200
+    few = len(queries)
+    for number in range(36, 41):
+        submit({"kind": "brushing", "case": str(number)})
+    with django_assert_max_num_queries(few):  # ten reports cost what five did
+        client.get("/admin/reports/report/")
+
+
 def test_a_report_links_to_its_cases_evidence(client, submit, committee_member, open_batch):
     submit({"kind": "brushing", "case": "31"})
     client.force_login(committee_member)
