@@ -13,6 +13,7 @@ from django.utils import timezone
 from reports.models import Report, ReportDecision
 from tests.reports_helpers import jpeg_with_gps
 
+from . import test_accessibility as a11y
 from .conftest import staff_groups
 from .test_committee import PASSWORD, log_in
 
@@ -45,6 +46,14 @@ def member(site):
 def test_a_resident_reports_from_a_phone_and_the_committee_reviews_it(
     site, member, phone, desktop, shot, settings, tmp_path
 ):
+    axe = a11y.AXE.read_text(encoding="utf-8") if a11y.AXE.exists() else None
+    found = {}
+
+    def audit(page, name: str) -> None:
+        """axe-core, as the accessibility test runs it, on the pages a reporter meets."""
+        if axe is not None:
+            found[name] = a11y.violations(page, axe)
+
     settings.STORAGES = {
         **settings.STORAGES,
         "reports": {
@@ -63,6 +72,7 @@ def test_a_resident_reports_from_a_phone_and_the_committee_reviews_it(
     assert page.get_by_label("刷票线索（某个案例）").is_checked()
     assert page.get_by_label("涉及的案例").input_value() == str(int(number))
     shot(page, "report-form-about-a-case")
+    audit(page, "form")
 
     # First without a date: refused in Chinese, the text kept.
     page.get_by_label("发生了什么").fill("某微信群里有人发链接，说每票 2 元，可以代刷到前十名。")
@@ -71,6 +81,7 @@ def test_a_resident_reports_from_a_phone_and_the_committee_reviews_it(
     assert "这个字段是必填项。" in page.locator("#div_id_happened_on").inner_text()
     assert "每票 2 元" in page.get_by_label("发生了什么").input_value()
     shot(page, "refused-without-a-date")
+    audit(page, "refused")
 
     page.get_by_label("发生日期").fill(timezone.localdate().isoformat())
     page.get_by_label("联系方式（选填）").fill("微信 resident123")
@@ -85,6 +96,7 @@ def test_a_resident_reports_from_a_phone_and_the_committee_reviews_it(
     code = page.locator(".report-code").inner_text()
     assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", code)
     shot(page, "filed-with-code")
+    audit(page, "filed")
     report = Report.objects.get()
     assert report.case.display_number == number
     assert report.screenshots.count() == 1
@@ -121,3 +133,5 @@ def test_a_resident_reports_from_a_phone_and_the_committee_reviews_it(
     assert page.locator(".report-status").inner_text() == "正在核查"
     assert "传媒公司" not in page.content()
     shot(page, "status-under-review")
+    audit(page, "status")
+    assert {name: problems for name, problems in found.items() if problems} == {}
