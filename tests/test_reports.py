@@ -249,9 +249,9 @@ def stored_image(shot: Screenshot) -> Image.Image:
 
 def test_a_png_jpeg_and_webp_are_stored_re_encoded(submit, private_media):
     files = [
-        upload(png_bytes(), "a.png"),
-        upload(jpeg_with_gps(), "b.jpg", "image/jpeg"),
-        upload(webp_bytes(), "c.webp", "image/webp"),
+        upload(png_bytes(), "王女士的截图.png"),
+        upload(jpeg_with_gps(), "IMG_家门口.jpg", "image/jpeg"),
+        upload(webp_bytes(), "群聊.webp", "image/webp"),
     ]
     response = submit(files=files)
     assert response.status_code == 200, errors_of(response)[:2000]
@@ -262,7 +262,9 @@ def test_a_png_jpeg_and_webp_are_stored_re_encoded(submit, private_media):
         path = private_media / shot.name
         assert path.is_file()
         assert path.stat().st_mode & 0o077 == 0  # only the server's account reads it
-        assert "a.png" not in shot.name and "b.jpg" not in shot.name
+        assert re.fullmatch(
+            rf"reports/{shot.report_id}/{shot.number}-[0-9a-f]{{24}}\.(png|jpg|webp)", shot.name
+        )
 
 
 def test_exif_and_gps_are_gone_after_upload(submit):
