@@ -14,7 +14,11 @@ import hashlib
 
 from django.db import connection
 
-SCOPES = {"ballot": 1, "follow": 2}  # what is being counted, so the two never wait on each other
+SCOPES = {
+    "ballot": 1,
+    "follow": 2,
+    "report": 3,
+}  # what is being counted, so they never wait on each other
 
 
 def lock_id(scope: str, key: str) -> int:

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "signin",
     "cases",
     "ballots",
+    "reports",
     "tools",
 ]
 
@@ -218,6 +219,20 @@ STORAGES = {
             if DEBUG
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
+    },
+    # Reporters' screenshots (reports/): private, served only to the committee through a
+    # view that checks permission. Production may point this at a private bucket
+    # (django-storages; README, Reports to the committee).
+    "reports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get(
+                "CASEVOTE_PRIVATE_MEDIA_ROOT", str(BASE_DIR / "private-media")
+            ),
+            "base_url": "/no-public-url/",
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
 }
 
@@ -380,3 +395,19 @@ CASEVOTE_RESULTS_CACHE_SECONDS = env_int("CASEVOTE_RESULTS_CACHE_SECONDS", 30)
 # its newest stored run is out of date; above it, it shows the newest stored run
 # (made by `detect_brushing --store` on a schedule).
 CASEVOTE_MONITORING_LIVE_LIMIT = env_int("CASEVOTE_MONITORING_LIVE_LIMIT", 50_000)
+
+# --- Reports to the committee (reports/) -------------------------------------------
+# Screenshots per report, bytes per screenshot, and the largest image (pixels) opened.
+CASEVOTE_REPORT_MAX_FILES = 3
+CASEVOTE_REPORT_MAX_FILE_BYTES = env_int("CASEVOTE_REPORT_MAX_FILE_BYTES", 8 * 1024 * 1024)
+CASEVOTE_REPORT_MAX_PIXELS = env_int("CASEVOTE_REPORT_MAX_PIXELS", 25_000_000)
+# Reports per hour from one address (IPv6: /64) and from one /24; status look-ups per
+# hour from one address.
+CASEVOTE_REPORTS_PER_ADDRESS_HOURLY = env_int("CASEVOTE_REPORTS_PER_ADDRESS_HOURLY", 5)
+CASEVOTE_REPORTS_PER_SUBNET_HOURLY = env_int("CASEVOTE_REPORTS_PER_SUBNET_HOURLY", 30)
+CASEVOTE_REPORT_LOOKUPS_PER_ADDRESS_HOURLY = env_int(
+    "CASEVOTE_REPORT_LOOKUPS_PER_ADDRESS_HOURLY", 30
+)
+# Days after a report is closed before anonymise_reports may remove its contact
+# details and screenshots.
+CASEVOTE_REPORT_RETENTION_DAYS = env_int("CASEVOTE_REPORT_RETENTION_DAYS", 90)
