@@ -324,7 +324,7 @@ CASEVOTE_WECHAT_TIMEOUT = env_float("CASEVOTE_WECHAT_TIMEOUT", 5.0)
 # this many seconds, well inside gunicorn's 30 s; after CASEVOTE_WECHAT_BREAKER_FAILURES
 # outages within CASEVOTE_WECHAT_BREAKER_SECONDS, WeChat is not asked for that long.
 CASEVOTE_WECHAT_DEADLINE = env_float("CASEVOTE_WECHAT_DEADLINE", 4.0)
-CASEVOTE_WECHAT_BREAKER_FAILURES = env_int("CASEVOTE_WECHAT_BREAKER_FAILURES", 5)
+CASEVOTE_WECHAT_BREAKER_FAILURES = env_int("CASEVOTE_WECHAT_BREAKER_FAILURES", 3)
 CASEVOTE_WECHAT_BREAKER_SECONDS = env_int("CASEVOTE_WECHAT_BREAKER_SECONDS", 30)
 # The site's one public origin (https://host, no path): the callback WeChat sends
 # visitors back to is built from it, never from the request's Host. Its host is the
