@@ -115,6 +115,17 @@ def test_a_flow_cookie_from_another_site_key_is_refused(fake_wechat, open_batch,
     assert client.get(trap).status_code == 403
 
 
+def test_two_tabs_started_in_one_browser_both_come_back(fake_wechat, open_batch, clock):
+    fake_wechat.follow("o-alice-000001", SUBSCRIBE_TIME)
+    client = phone()
+    first = callback_for(client, fake_wechat, "o-alice-000001", page="/batches/2/vote/")
+    second = callback_for(client, fake_wechat, "o-alice-000001", page="/vote/")
+
+    assert client.get(second)["Location"] == "/vote/"
+    client.cookies.pop(FOLLOWER_COOKIE)
+    assert client.get(first)["Location"] == "/batches/2/vote/"
+
+
 def test_a_reloaded_successful_callback_lands_on_the_ballot(wx, fake_wechat, open_batch, clock):
     fake_wechat.follow("o-alice-000001", SUBSCRIBE_TIME)
     callback = callback_for(wx, fake_wechat, "o-alice-000001")

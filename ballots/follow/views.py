@@ -107,7 +107,7 @@ WECHAT_REFUSALS = {
 def wechat_callback(request):
     """Where WeChat's authorise page sends the visitor back, with `code` and `state`."""
     state = request.GET.get("state", "")
-    bound_state, next_url = wechat.read_flow(request)
+    bound_state, next_url = wechat.read_flow(request, state)
     if wechat.completed_before(state, get_backend().get_follower(request)):
         return redirect(next_url)  # a reload of a callback that already succeeded
     try:

@@ -53,6 +53,7 @@ CODE_PREFIX = "wc"
 FLOW_COOKIE = "cv_wxflow"
 FLOW_SALT = "casevote.wechat-flow"
 FLOW_PATH = "/wechat/"
+FLOWS_KEPT = 3
 CONFIG_LOG_SECONDS = 3600  # a configuration error is logged loudly once an hour
 
 
@@ -65,7 +66,7 @@ class WeChatFollowBackend(FollowBackend):
             return render(request, "ballots/wechat_open.html", qr_context())
         state = tokens.make_wechat_state()
         response = redirect(authorize_url(request, state))
-        bind_flow(response, state, next_page.here(request))
+        bind_flow(response, request, state, next_page.here(request))
         return response
 
     def still_following(self, follower: Follower) -> bool:
@@ -109,12 +110,14 @@ def authorize_url(request: HttpRequest, state: str) -> str:
     return f"{settings.CASEVOTE_WECHAT_AUTHORIZE_URL}?{urlencode(params)}#wechat_redirect"
 
 
-def bind_flow(response: HttpResponse, state: str, next_url: str) -> None:
-    """Remember in this browser which state it was sent off with, and where it came from.
+def bind_flow(response: HttpResponse, request: HttpRequest, state: str, next_url: str) -> None:
+    """Remember in this browser which states it was sent off with, each with the page it
+    came from (the last FLOWS_KEPT: a visitor may start in two tabs).
 
     Only the callback (under /wechat/) receives the cookie; SameSite=Lax still sends it
     on the top-level redirect back from WeChat's authorise page."""
-    value = signing.dumps({"state": state, "next": next_url}, salt=FLOW_SALT, compress=True)
+    flows = [[state, next_url]] + [list(flow) for flow in read_flows(request).items()]
+    value = signing.dumps(flows[:FLOWS_KEPT], salt=FLOW_SALT, compress=True)
     response.set_cookie(
         FLOW_COOKIE,
         value,
@@ -126,19 +129,32 @@ def bind_flow(response: HttpResponse, state: str, next_url: str) -> None:
     )
 
 
-def read_flow(request: HttpRequest) -> tuple[str, str]:
-    """The state this browser was sent off with ("" if none) and the page to return to."""
+def read_flows(request: HttpRequest) -> dict[str, str]:
+    """The states this browser was sent off with, each with the page to return to."""
     try:
-        flow = signing.loads(
+        flows = signing.loads(
             request.COOKIES.get(FLOW_COOKIE, ""),
             salt=FLOW_SALT,
             max_age=settings.CASEVOTE_FOLLOW_LINK_MAX_AGE,
         )
     except (signing.BadSignature, json.JSONDecodeError):
-        flow = None
-    if not isinstance(flow, dict):
-        return "", next_page.safe_next(None)
-    return str(flow.get("state", "")), next_page.safe_next(str(flow.get("next", "")))
+        return {}
+    if not isinstance(flows, list):
+        return {}
+    return {
+        str(flow[0]): next_page.safe_next(str(flow[1]))
+        for flow in flows
+        if isinstance(flow, list) and len(flow) == 2
+    }
+
+
+def read_flow(request: HttpRequest, state: str) -> tuple[str, str]:
+    """The state as this browser was sent off with it ("" if it was not), and the page
+    to return to."""
+    for bound, next_url in read_flows(request).items():
+        if constant_time_compare(bound, state):
+            return bound, next_url
+    return "", next_page.safe_next(None)
 
 
 def qr_context() -> dict:

@@ -144,6 +144,8 @@ def _call(endpoint: str, params: dict[str, str], body: dict | None = None) -> di
         breaker.record_outage()
         raise
     errcode = data.get("errcode", 0)
+    if errcode in BUSY_ERRCODES:
+        breaker.record_outage()  # "system busy", quota: WeChat cannot serve us now
     if errcode not in (0, None):
         raise classified(endpoint, errcode, str(data.get("errmsg", ""))[:100])
     breaker.record_success()
@@ -165,8 +167,6 @@ def classified(endpoint: str, errcode, errmsg: str) -> WeChatError:
         return WeChatUnavailable(endpoint, reason, code)  # the caller replaces the token once
     if code in CONFIG_ERRCODES:
         return Misconfigured(endpoint, reason, code)
-    if code in BUSY_ERRCODES:
-        breaker.record_outage()
     return WeChatUnavailable(endpoint, reason, code)
 
 
