@@ -124,14 +124,21 @@ def wechat_callback(request):
         return render(request, "ballots/wechat_gate.html", context)
     except wechat_api.WeChatError as error:
         wechat.log_failure(error)
-        if type(error) in WECHAT_REFUSALS:
-            message, status = WECHAT_REFUSALS[type(error)]
-            message = message.format(account=settings.CASEVOTE_OFFICIAL_ACCOUNT_NAME)
-            return wechat_refused(request, message, status, next_url)
-        if isinstance(error, wechat_api.Misconfigured):
-            return render(request, "ballots/wechat_misconfigured.html", status=500)
-        return render(request, "ballots/wechat_unavailable.html", status=503)
+        return wechat_failure(request, error, next_url)
     return wechat.remember(redirect(next_url), follower)
+
+
+def wechat_failure(request, error: wechat_api.WeChatError, next_url: str) -> HttpResponse:
+    """What the visitor is told when WeChat says no: start again or open it in WeChat
+    (their flow), the site is not set up (500: "try later" would not help), or WeChat
+    is unavailable (503, the only outage)."""
+    if type(error) in WECHAT_REFUSALS:
+        message, status = WECHAT_REFUSALS[type(error)]
+        message = message.format(account=settings.CASEVOTE_OFFICIAL_ACCOUNT_NAME)
+        return wechat_refused(request, message, status, next_url)
+    if isinstance(error, wechat_api.Misconfigured):
+        return render(request, "ballots/wechat_misconfigured.html", status=500)
+    return render(request, "ballots/wechat_unavailable.html", status=503)
 
 
 def wechat_refused(request, message: str, status: int, next_url: str) -> HttpResponse:
