@@ -97,17 +97,23 @@ def wechat_deployment(app_configs, **kwargs) -> list:
         return []
     problems = []
     origin = urlsplit(settings.CASEVOTE_PUBLIC_ORIGIN)
-    if origin.scheme != "https" or not origin.hostname or origin.path or origin.query:
+    if (
+        origin.scheme != "https"
+        or not origin.hostname
+        or origin.port is not None  # WeChat takes a domain on 443: no port, no IP address
+        or origin.path
+        or origin.query
+    ):
         problems.append(
             Error(
                 f"CASEVOTE_PUBLIC_ORIGIN={settings.CASEVOTE_PUBLIC_ORIGIN!r} is not the site's "
                 "public https origin, so WeChat cannot send visitors back to the site.",
-                hint="Set it to https://<the host of the account's 网页授权域名>, no path "
-                "(README: WeChat follow backend).",
+                hint="Set it to https://<the host of the account's 网页授权域名>, no port, "
+                "no path (README: WeChat follow backend).",
                 id="ballots.E020",
             )
         )
-    elif not validate_host(origin.netloc, settings.ALLOWED_HOSTS):
+    elif not validate_host(origin.hostname, settings.ALLOWED_HOSTS):
         problems.append(
             Error(
                 f"The host of CASEVOTE_PUBLIC_ORIGIN ({origin.netloc}) is not in ALLOWED_HOSTS.",

@@ -453,3 +453,40 @@ def test_the_not_followed_page_leads_back_to_where_the_visitor_came_from(
     response = through_wechat(wx, fake_wechat, "o-carol-00003", page="/batches/2/vote/")
 
     assert 'href="/batches/2/vote/">我已关注，继续投票' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("CASEVOTE_WECHAT_DEADLINE", 0),
+        ("CASEVOTE_WECHAT_DEADLINE", 30),  # gunicorn kills the worker first
+        ("CASEVOTE_WECHAT_BREAKER_FAILURES", 0),
+        ("CASEVOTE_WECHAT_BREAKER_SECONDS", 0),
+    ],
+)
+def test_a_deadline_or_breaker_that_cannot_work_fails_the_system_checks(
+    wechat_backend, setting, value
+):
+    from ballots.checks import wechat_settings
+
+    assert wechat_settings(None) == []
+    setattr(wechat_backend, setting, value)
+
+    assert [problem.id for problem in wechat_settings(None)] in (
+        ["ballots.E023"],
+        ["ballots.E024"],
+    )
+
+
+def test_the_public_origin_is_a_domain_on_the_https_port(wechat_backend, tmp_path):
+    from ballots.checks import wechat_deployment
+
+    verify = tmp_path / "MP_verify_a1B2c3D4e5F6g7H8.txt"
+    verify.write_text("a1B2c3D4e5F6g7H8")
+    wechat_backend.CASEVOTE_WECHAT_VERIFY_FILE = str(verify)
+    wechat_backend.ALLOWED_HOSTS = [".example.cn"]
+    wechat_backend.CASEVOTE_PUBLIC_ORIGIN = "https://vote.example.cn"
+    assert wechat_deployment(None) == []
+
+    wechat_backend.CASEVOTE_PUBLIC_ORIGIN = "https://vote.example.cn:8443"
+    assert [problem.id for problem in wechat_deployment(None)] == ["ballots.E020"]
