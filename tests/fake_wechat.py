@@ -11,6 +11,8 @@ documentation says WeChat is:
 - a wrong secret answers 40001 at the token endpoints (40125 at the code exchange),
   an unknown `grant_type` 40002, an unknown parameter 40097;
 - `cgi-bin/user/info` answers 40003 for an openid that is not of this account;
+- `cgi-bin/ticket/getticket?type=jsapi` hands out the JS-SDK ticket, the same one to
+  every caller until it expires (7200 s), and only for a valid access token;
 - `authorise(url, openid)` accepts only the exact authorise URL WeChat checks, with a
   `redirect_uri` on the account's 网页授权域名 (`oauth_domain`).
 
@@ -20,6 +22,7 @@ It can be told to misbehave:
     fake.unfollow("o-alice")                                            # subscribe = 0
     code = fake.code_for("o-alice")        # what WeChat's authorise page would hand back
     fake.expire_tokens()                   # issued access tokens now answer errcode 42001
+    fake.expire_ticket()                   # the next getticket hands out a new jsapi_ticket
     fake.answers["cgi-bin/user/info"] = {"errcode": 45009, "errmsg": "quota"}  # or raw bytes
     fake.delays["cgi-bin/stable_token"] = 2.0   # seconds before answering
     fake.calls["cgi-bin/stable_token"]          # how many times each endpoint was called
@@ -43,6 +46,8 @@ TOKEN_PARAMS = {"grant_type", "appid", "secret"}
 STABLE_TOKEN_PARAMS = {"grant_type", "appid", "secret", "force_refresh"}
 EXCHANGE_PARAMS = {"appid", "secret", "code", "grant_type"}
 USER_INFO_PARAMS = {"access_token", "openid", "lang"}
+TICKET_PARAMS = {"access_token", "type"}
+TICKET_EXPIRES_IN = 7200
 
 
 class AuthoriseRefused(Exception):
@@ -61,6 +66,7 @@ class FakeWeChat:
         self.expired_tokens: set[str] = set()
         self.stable_token: tuple[str, float] | None = None  # (token, expires at)
         self.issued = 0
+        self.ticket: tuple[str, float] | None = None  # (jsapi_ticket, expires at)
         self.invalid_token_errcode = 40001  # or 40014, as WeChat answers some unknown tokens
         self.answers: dict[str, dict | bytes] = {}
         self.delays: dict[str, float] = {}
@@ -127,6 +133,11 @@ class FakeWeChat:
             if self.stable_token is not None:
                 self.stable_token = (self.stable_token[0], time.time() - 1)
 
+    def expire_ticket(self) -> None:
+        with self.lock:
+            if self.ticket is not None:
+                self.ticket = (self.ticket[0], time.time() - 1)
+
     @property
     def base_url(self) -> str:
         assert self._server is not None
@@ -147,6 +158,8 @@ class FakeWeChat:
                 return self._exchange(params)
             if endpoint == "cgi-bin/user/info":
                 return self._user_info(params)
+            if endpoint == "cgi-bin/ticket/getticket":
+                return self._ticket(params)
         return {"errcode": 40066, "errmsg": "invalid url"}
 
     def _bad_credentials(self, params: dict, wrong_secret: int) -> dict | None:
@@ -224,19 +237,37 @@ class FakeWeChat:
             "scope": "snsapi_base",
         }
 
-    def _user_info(self, params: dict[str, str]) -> dict:
-        if refusal := self._unknown(params, USER_INFO_PARAMS):
-            return refusal
-        token = params.get("access_token", "")
+    def _token_refusal(self, token: str) -> dict | None:
         if token in self.expired_tokens:
             errcode = 42001 if token.startswith("STABLE") else self.invalid_token_errcode
             return {"errcode": errcode, "errmsg": "access_token expired or not latest"}
         if token not in self.valid_tokens:
             return {"errcode": self.invalid_token_errcode, "errmsg": "invalid credential"}
+        return None
+
+    def _user_info(self, params: dict[str, str]) -> dict:
+        if refusal := self._unknown(params, USER_INFO_PARAMS):
+            return refusal
+        if refusal := self._token_refusal(params.get("access_token", "")):
+            return refusal
         openid = params.get("openid", "")
         if openid not in self.users:
             return {"errcode": 40003, "errmsg": "invalid openid"}
         return self.users[openid]
+
+    def _ticket(self, params: dict[str, str]) -> dict:
+        if refusal := self._unknown(params, TICKET_PARAMS):
+            return refusal
+        if params.get("type") != "jsapi":
+            return {"errcode": 40097, "errmsg": "invalid args"}
+        if refusal := self._token_refusal(params.get("access_token", "")):
+            return refusal
+        now = time.time()
+        if self.ticket is None or self.ticket[1] <= now:
+            self.issued += 1
+            self.ticket = (f"JSAPI_TICKET_{self.issued}", now + TICKET_EXPIRES_IN)
+        ticket, expires_at = self.ticket
+        return {"errcode": 0, "errmsg": "ok", "ticket": ticket, "expires_in": int(expires_at - now)}
 
     # --- the server ----------------------------------------------------------------
 

@@ -139,3 +139,21 @@ def test_the_authorise_page_takes_the_documented_url_only(fake):
     ):
         with pytest.raises(AuthoriseRefused):
             fake.authorise(bad, "o-alice")
+
+
+def ticket(fake, access_token: str, kind: str = "jsapi") -> dict:
+    return get(fake, "cgi-bin/ticket/getticket", access_token=access_token, type=kind)
+
+
+def test_the_jsapi_ticket_is_one_per_account_until_it_expires_and_needs_a_valid_token(fake):
+    access = stable_token(fake)["access_token"]
+    first, again = ticket(fake, access), ticket(fake, access)
+
+    assert first["errcode"] == 0 and first["ticket"] and 7190 <= first["expires_in"] <= 7200
+    assert again["ticket"] == first["ticket"]
+    fake.expire_ticket()
+    assert ticket(fake, access)["ticket"] != first["ticket"]
+    assert ticket(fake, access, kind="wx_card")["errcode"] == 40097
+    assert ticket(fake, "forged")["errcode"] == 40001
+    fake.expire_tokens()
+    assert ticket(fake, access)["errcode"] == 42001
