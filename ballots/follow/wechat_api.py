@@ -262,22 +262,23 @@ def _fetch_stable_token(*, force: bool) -> str:
 
 
 def subscription(openid: str) -> Subscription:
-    """Whether `openid` follows the account now (cgi-bin/user/info).
+    """Whether `openid` follows the account now (cgi-bin/user/info)."""
+    data = call_with_token("cgi-bin/user/info", {"openid": openid, "lang": "zh_CN"})
+    return parse_subscription(openid, data)
 
-    An access token WeChat calls invalid or expired is replaced once and the
-    question asked again; a second refusal is WeChatUnavailable.
-    """
-    endpoint = "cgi-bin/user/info"
-    params = {"openid": openid, "lang": "zh_CN"}
+
+def call_with_token(endpoint: str, params: dict[str, str]) -> dict:
+    """GET `endpoint` with the account's access token. A token WeChat calls invalid or
+    expired is replaced once and the call made again; a second refusal is
+    WeChatUnavailable."""
     token = access_token()
     try:
-        data = _call(endpoint, params | {"access_token": token})
+        return _call(endpoint, params | {"access_token": token})
     except WeChatUnavailable as error:
         if error.errcode not in TOKEN_ERRCODES:
             raise
         logger.info("WeChat access token refused (errcode %s); fetching a new one", error.errcode)
-        data = _call(endpoint, params | {"access_token": access_token(refused=token)})
-    return parse_subscription(openid, data)
+        return _call(endpoint, params | {"access_token": access_token(refused=token)})
 
 
 def parse_subscription(openid: str, data: dict) -> Subscription:
