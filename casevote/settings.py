@@ -348,11 +348,10 @@ CASEVOTE_WECHAT_TIMEOUT = env_float("CASEVOTE_WECHAT_TIMEOUT", 5.0)
 CASEVOTE_WECHAT_DEADLINE = env_float("CASEVOTE_WECHAT_DEADLINE", 4.0)
 CASEVOTE_WECHAT_BREAKER_FAILURES = env_int("CASEVOTE_WECHAT_BREAKER_FAILURES", 3)
 CASEVOTE_WECHAT_BREAKER_SECONDS = env_int("CASEVOTE_WECHAT_BREAKER_SECONDS", 30)
-# The site's one public origin (https://host, no path): the callback WeChat sends
-# visitors back to is built from it, never from the request's Host. Its host is the
-# account's 网页授权域名. The MP_verify_*.txt file WeChat asks for when that domain is
-# set is served at /<its name> from this path.
-CASEVOTE_PUBLIC_ORIGIN = os.environ.get("CASEVOTE_PUBLIC_ORIGIN", "").rstrip("/")
+# CASEVOTE_PUBLIC_ORIGIN (above) is also where WeChat sends visitors back to (the
+# callback), never the request's Host: its host is the account's 网页授权域名. The
+# MP_verify_*.txt file WeChat asks for when that domain is set is served at /<its name>
+# from this path.
 CASEVOTE_WECHAT_VERIFY_FILE = os.environ.get("CASEVOTE_WECHAT_VERIFY_FILE", "")
 CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = env_int(
     "CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS", 300

@@ -215,7 +215,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     [
         ({"CASEVOTE_PUBLIC_ORIGIN": ""}, "ballots.E020"),
         ({"CASEVOTE_PUBLIC_ORIGIN": "http://vote.example.cn"}, "ballots.E020"),
-        ({"CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn/vote/"}, "ballots.E020"),
+        ({"CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn:8443"}, "ballots.E020"),
         ({"CASEVOTE_PUBLIC_ORIGIN": "https://other.example.cn"}, "ballots.E021"),
         ({"CASEVOTE_WECHAT_VERIFY_FILE": ""}, "ballots.E022"),
         ({"CASEVOTE_WECHAT_VERIFY_FILE": "/nonexistent/MP_verify_abc.txt"}, "ballots.E022"),
@@ -224,7 +224,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     ids=[
         "no public origin",
         "origin over http",
-        "origin with a path",
+        "origin with a port",
         "origin not an allowed host",
         "no verification file",
         "verification file missing",
