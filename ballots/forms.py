@@ -3,6 +3,7 @@ from collections.abc import Sequence
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
+from django.utils.functional import cached_property
 
 from ballots.errors import DAMAGED_FORM_MESSAGE
 
@@ -33,16 +34,23 @@ class BallotForm(forms.Form):
     def __init__(self, *args, labels: Sequence[tuple[str, str]], **kwargs):
         """`labels`: ("031", "031 title") per votable case, built once per catalogue."""
         super().__init__(*args, **kwargs)
-        self.fields["cases"].choices = labels
-        self.helper = FormHelper()
-        self.helper.form_id = "ballot"
-        self.helper.form_show_errors = False  # the page shows the refusal above the form
-        self.helper.layout = Layout(
+        # Read only to draw the checkboxes (a stored ballot is redirected, never drawn),
+        # so a callable: Django normalises the choices when they are first iterated.
+        self.fields["cases"].choices = lambda: labels
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The layout crispy-forms draws; built only when the page is drawn."""
+        helper = FormHelper()
+        helper.form_id = "ballot"
+        helper.form_show_errors = False  # the page shows the refusal above the form
+        helper.layout = Layout(
             Field("cases", template="ballots/case_checkboxes.html"),
             "token",
             Div(HONEYPOT_FIELD, css_class="hp-field", aria_hidden="true"),
             Div(Submit("submit", "提交投票", css_class="btn-lg w-100"), css_class="vote-bar"),
         )
+        return helper
 
     def clean(self):
         if self.errors:  # e.g. a NUL byte in the token or the honeypot: not our page's doing

@@ -13,7 +13,7 @@ once take one decision, and the other is told why nothing happened.
 
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -24,15 +24,7 @@ from ballots.models import Ballot, Decision
 from ballots.moderation import DecisionRefused, record, require_reason
 from cases.models import VOTING_FIELDS, Batch
 
-
-def _locked(batch: Batch) -> Batch:
-    """The batch as it is now, locked until the transaction ends (PostgreSQL)."""
-    return Batch.objects.select_for_update().get(pk=batch.pk)
-
-
-def _refresh(batch: Batch, source: Batch) -> None:
-    for field in ("published_at", "archived_at", "voting_opens_at", "voting_closes_at"):
-        setattr(batch, field, getattr(source, field))
+STATE_FIELDS = ("published_at", "archived_at", "voting_opens_at", "voting_closes_at")
 
 
 def _window(batch: Batch) -> dict[str, str | None]:
@@ -42,42 +34,61 @@ def _window(batch: Batch) -> dict[str, str | None]:
     }
 
 
-def _save_window(kind: str, batch: Batch, before: dict, user, reason: str, via: str) -> Decision:
-    """Save the batch's new voting window and record the decision with both windows."""
-    batch.save(update_fields=["voting_opens_at", "voting_closes_at"])
-    scope = {"before": before, "after": _window(batch)}
-    return record(kind, batch, user, reason, via=via, scope=scope)
+def _decide(
+    batch: Batch,
+    kind: str,
+    change: Callable[[Batch], dict | None],
+    *,
+    user,
+    reason: str,
+    via: str,
+) -> Decision:
+    """Every batch decision: a reason; the batch as it is now, locked until the
+    transaction ends (PostgreSQL), so that two members at once take one decision;
+    `change(current)`, which refuses (DecisionRefused) or changes it and returns what
+    the record keeps besides; the record; the caller's copy brought up to date."""
+    reason = require_reason(reason)
+    with transaction.atomic():
+        current = Batch.objects.select_for_update().get(pk=batch.pk)
+        scope = change(current)
+        current.save(update_fields=STATE_FIELDS)
+        extra = {} if scope is None else {"scope": scope}
+        decision = record(kind, current, user, reason, via=via, **extra)
+    for field in STATE_FIELDS:
+        setattr(batch, field, getattr(current, field))
+    return decision
+
+
+def _window_change(change: Callable[[Batch], None]) -> Callable[[Batch], dict]:
+    """A change of the voting window, recorded with the window before and after."""
+
+    def changed(current: Batch) -> dict:
+        before = _window(current)
+        change(current)
+        return {"before": before, "after": _window(current)}
+
+    return changed
 
 
 def publish_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
     """The batch and its cases become public; editors can no longer add or move its cases."""
-    reason = require_reason(reason)
-    with transaction.atomic():
-        current = _locked(batch)
+
+    def publish(current: Batch) -> dict:
         if current.is_published:
             raise DecisionRefused(f"第{current.number}批已经发布。")
         cases = current.cases.count()
         if not cases:
             raise DecisionRefused(f"第{current.number}批还没有案例，不能发布。")
         current.published_at = timezone.now()
-        current.save(update_fields=["published_at"])
-        decision = record(
-            Decision.Kind.PUBLISH_BATCH,
-            current,
-            user,
-            reason,
-            via=via,
-            scope={"cases": cases, "range": current.number_range_display, **_window(current)},
-        )
-    _refresh(batch, current)
-    return decision
+        return {"cases": cases, "range": current.number_range_display, **_window(current)}
+
+    return _decide(batch, Decision.Kind.PUBLISH_BATCH, publish, user=user, reason=reason, via=via)
 
 
 def withdraw_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
     """Back to a draft: only before anyone has voted in it."""
-    reason = require_reason(reason)
-    with transaction.atomic():
-        current = _locked(batch)
+
+    def withdraw(current: Batch) -> None:
         if not current.is_published:
             raise DecisionRefused(f"第{current.number}批还是草稿，无需撤回。")
         if current.is_archived:
@@ -90,24 +101,22 @@ def withdraw_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decisio
         if current.is_open(timezone.now()):
             raise DecisionRefused(f"第{current.number}批正在投票，请先结束投票。")
         current.published_at = None
-        current.save(update_fields=["published_at"])
-        decision = record(Decision.Kind.WITHDRAW_BATCH, current, user, reason, via=via)
-    _refresh(batch, current)
-    return decision
+
+    return _decide(batch, Decision.Kind.WITHDRAW_BATCH, withdraw, user=user, reason=reason, via=via)
 
 
 def open_voting(
     batch: Batch, opens_at: datetime, closes_at: datetime, *, user, reason: str, via: str = ""
 ) -> Decision:
     """Set the voting window of a published batch (open now, or from a later moment)."""
-    reason = require_reason(reason)
-    now = timezone.now()
+    require_reason(reason)
     if closes_at <= opens_at:
         raise DecisionRefused("截止时间必须晚于开始时间。")
-    if closes_at <= now:
+    if closes_at <= timezone.now():
         raise DecisionRefused("截止时间已经过去，请选一个将来的时间。")
-    with transaction.atomic():
-        current = _locked(batch)
+
+    @_window_change
+    def open_window(current: Batch) -> None:
         if not current.is_published:
             raise DecisionRefused(
                 f"第{current.number}批还是草稿：请先由组委会发布（管理后台“发布批次”，"
@@ -115,42 +124,39 @@ def open_voting(
             )
         if current.is_archived:
             raise DecisionRefused(f"第{current.number}批已经归档，请先取消归档。")
-        before = _window(current)
         current.voting_opens_at, current.voting_closes_at = opens_at, closes_at
         try:
             current.full_clean()
         except ValidationError as error:
             raise DecisionRefused("；".join(error.messages)) from None
-        decision = _save_window(Decision.Kind.OPEN_VOTING, current, before, user, reason, via)
-    _refresh(batch, current)
-    return decision
+
+    return _decide(batch, Decision.Kind.OPEN_VOTING, open_window, user=user, reason=reason, via=via)
 
 
 def close_voting(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
     """End the vote now; a window that has not started yet is cancelled."""
-    reason = require_reason(reason)
-    now = timezone.now()
-    with transaction.atomic():
-        current = _locked(batch)
-        before = _window(current)
+
+    @_window_change
+    def close_window(current: Batch) -> None:
+        now = timezone.now()
         if current.is_open(now):
             current.voting_closes_at = now
         elif current.voting_opens_at and current.voting_opens_at > now:
             current.voting_opens_at = current.voting_closes_at = None
         else:
             raise DecisionRefused(f"第{current.number}批没有正在进行或将要开始的投票。")
-        decision = _save_window(Decision.Kind.CLOSE_VOTING, current, before, user, reason, via)
-    _refresh(batch, current)
-    return decision
+
+    return _decide(
+        batch, Decision.Kind.CLOSE_VOTING, close_window, user=user, reason=reason, via=via
+    )
 
 
 def archive_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
     """The batch's vote is over: it stays on the site (cases, results, announcements)
     but is no longer the one the campaign page shows first."""
-    reason = require_reason(reason)
-    now = timezone.now()
-    with transaction.atomic():
-        current = _locked(batch)
+
+    def archive(current: Batch) -> None:
+        now = timezone.now()
         if not current.is_published:
             raise DecisionRefused(f"第{current.number}批还是草稿，不能归档。")
         if current.is_archived:
@@ -158,23 +164,17 @@ def archive_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision
         if current.is_open(now) or (current.voting_opens_at and current.voting_opens_at > now):
             raise DecisionRefused(f"第{current.number}批的投票还没有结束，请先结束投票。")
         current.archived_at = now
-        current.save(update_fields=["archived_at"])
-        decision = record(Decision.Kind.ARCHIVE, current, user, reason, via=via)
-    _refresh(batch, current)
-    return decision
+
+    return _decide(batch, Decision.Kind.ARCHIVE, archive, user=user, reason=reason, via=via)
 
 
 def unarchive_batch(batch: Batch, *, user, reason: str, via: str = "") -> Decision:
-    reason = require_reason(reason)
-    with transaction.atomic():
-        current = _locked(batch)
+    def unarchive(current: Batch) -> None:
         if not current.is_archived:
             raise DecisionRefused(f"第{current.number}批没有归档。")
         current.archived_at = None
-        current.save(update_fields=["archived_at"])
-        decision = record(Decision.Kind.UNARCHIVE, current, user, reason, via=via)
-    _refresh(batch, current)
-    return decision
+
+    return _decide(batch, Decision.Kind.UNARCHIVE, unarchive, user=user, reason=reason, via=via)
 
 
 def rule_changes(before: Batch, after: Mapping[str, object]) -> dict[str, list[str]]:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from ballots import locks, network, tokens
+from ballots import network, storing, tokens
 from ballots.errors import (
     DAMAGED_FORM_MESSAGE,
     AlreadyVoted,
@@ -29,7 +28,7 @@ from ballots.errors import (
     VotingNotOpen,
 )
 from ballots.follow import get_backend
-from ballots.models import CAMPAIGN_PERIOD, Ballot, Choice, Follower, new_receipt_code
+from ballots.models import CAMPAIGN_PERIOD, Ballot, Follower, new_receipt_code
 from cases.catalogue import Catalogue
 from cases.models import Batch, Case, format_number
 
@@ -198,26 +197,15 @@ def check_choice_count(catalogue: Catalogue, count: int) -> None:
         raise InvalidSelection(f"每票最多选择 {maximum} 个案例，您选了 {count} 个。")
 
 
-def check_ip_budget(request_meta: BallotRequest, now: datetime) -> None:
+def network_budget(now: datetime) -> storing.Budget:
     """Generous hourly budgets per address and per /24, counted from the ballots table
     so that they hold across worker processes. Villages and carrier NAT share
-    addresses, so the defaults are high; over them, the voter is asked to wait.
-
-    Called inside the ballot's transaction after its row is inserted, so the counts
-    include that ballot: over the budget means more than the budget."""
-    address = network.address_network(request_meta.ip)
-    subnet = network.address_subnet(request_meta.ip)
-    if not address and not subnet:
-        return
-    same_address, same_subnet = Q(ip_network=address), Q(ip_subnet=subnet)
-    counts = Ballot.objects.filter(same_address | same_subnet, cast_at__gte=now - BUDGET_WINDOW)
-    counts = counts.aggregate(
-        address=Count("pk", filter=same_address), subnet=Count("pk", filter=same_subnet)
+    addresses, so the defaults are high; over them, the voter is asked to wait."""
+    return storing.Budget(
+        address=settings.CASEVOTE_IP_HOURLY_BUDGET,
+        subnet=settings.CASEVOTE_SUBNET_HOURLY_BUDGET,
+        since=now - BUDGET_WINDOW,
     )
-    if address and counts["address"] > settings.CASEVOTE_IP_HOURLY_BUDGET:
-        raise TooManyRequests("操作太频繁，请稍后再试。")
-    if subnet and counts["subnet"] > settings.CASEVOTE_SUBNET_HOURLY_BUDGET:
-        raise TooManyRequests("操作太频繁，请稍后再试。")
 
 
 def find_existing(follower: Follower, batch: Batch, period: str) -> Ballot | None:
@@ -258,33 +246,38 @@ def cast_ballot(
     # a well-formed ballot is worth the question. It may raise FollowCheckUnavailable.
     if not get_backend().still_following(follower):
         raise NotFollowing(UNFOLLOWED_MESSAGE)
+    ballot = new_ballot(
+        follower_id=follower.pk,
+        batch=batch,
+        cast_at=now,
+        form_served_at=token.served_at,
+        form_nonce=token.nonce,
+        ip=request_meta.ip,
+        user_agent=request_meta.user_agent,
+        device_id=request_meta.device_id,
+    )
     try:
-        with transaction.atomic():
-            # Ballots from one network take turns from here to the commit, so that the
-            # budget below counts every ballot before this one (see ballots.locks).
-            locks.take_turns("ballot", network.address_subnet(request_meta.ip))
-            # The unique constraint on (follower, batch, period) refuses a second ballot
-            # here, before the budget is counted: "already voted" is the better answer.
-            ballot = new_ballot(
-                follower_id=follower.pk,
-                batch=batch,
-                cast_at=now,
-                form_served_at=token.served_at,
-                form_nonce=token.nonce,
-                ip=request_meta.ip,
-                user_agent=request_meta.user_agent,
-                device_id=request_meta.device_id,
-            )
-            ballot.save(force_insert=True)
-            check_ip_budget(request_meta, now)
-            Choice.objects.bulk_create(Choice(ballot=ballot, case=case) for case in chosen)
+        # Atomic, with the ballot's network taking its turn (ballots.storing).
+        stored = storing.store_ballot(ballot, chosen, network_budget(now))
     except IntegrityError:
         # A ballot of this follower for this period exists: a retry of the same form
         # (return its ballot) or a second ballot (refuse). Possibly it committed a moment
         # ago in a concurrent request. Nothing of this request was stored.
-        existing = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
-        existing = existing or find_existing(follower, batch, period)
+        existing = stored_before(follower, token, batch, period)
         if existing is None:
             raise
         return same_form_or_refuse(existing, token, batch, now)
+    if not stored:
+        # Over budget, nothing stored; but "already voted" is the better answer.
+        if existing := stored_before(follower, token, batch, period):
+            return same_form_or_refuse(existing, token, batch, now)
+        raise TooManyRequests("操作太频繁，请稍后再试。")
     return CastResult(ballot, created=True)
+
+
+def stored_before(
+    follower: Follower, token: tokens.FormToken, batch: Batch, period: str
+) -> Ballot | None:
+    """The ballot this form made, or else this follower's ballot for the period."""
+    existing = Ballot.objects.filter(form_nonce=token.nonce, follower=follower).first()
+    return existing or find_existing(follower, batch, period)

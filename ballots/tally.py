@@ -12,6 +12,7 @@ within the period.
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import caches
@@ -50,10 +51,15 @@ def _count(batch: Batch) -> VoteCount:
 
 def count_votes(batch: Batch) -> tuple[dict[int, int], int]:
     """Valid votes per case id (cases with no vote are absent), and valid ballots."""
+    counted = current_count(batch)
+    return counted.votes, counted.ballots
+
+
+def current_count(batch: Batch) -> VoteCount:
+    """The batch's count: the shared one while it is fresh, else counted now."""
     period = settings.CASEVOTE_RESULTS_CACHE_SECONDS
     if not period:
-        counted = _count(batch)
-        return counted.votes, counted.ballots
+        return _count(batch)
     shared, key = caches["shared"], _cache_key(batch.pk)
     counted = shared.get(key)
     due = counted is None or abs(time.time() - counted.counted_at) >= period
@@ -63,7 +69,7 @@ def count_votes(batch: Batch) -> tuple[dict[int, int], int]:
             shared.set(key, counted, KEEP_SECONDS)
         finally:
             shared.delete(f"{key}:recount")
-    return counted.votes, counted.ballots
+    return counted
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,13 @@ class Results:
     candidates: list[Standing]
     disqualified: list[Standing]
     total_ballots: int
+    counted_at: datetime  # when the votes shown were counted
 
 
 def results(batch: Batch) -> Results:
     """Candidates ranked by valid votes (ties share a rank), disqualified cases apart."""
-    counts, total = count_votes(batch)
+    counted = current_count(batch)
+    counts = counted.votes
     candidates, disqualified = [], []
     for case in sorted(batch.cases.all(), key=lambda c: (-counts.get(c.pk, 0), c.number)):
         if case.status == Case.Status.DISQUALIFIED:
@@ -94,4 +102,5 @@ def results(batch: Batch) -> Results:
         votes = counts.get(case.pk, 0)
         tied = ranked and ranked[-1].votes == votes
         ranked.append(Standing(case, votes, ranked[-1].rank if tied else position))
-    return Results(ranked, disqualified, total)
+    counted_at = datetime.fromtimestamp(counted.counted_at, tz=UTC)
+    return Results(ranked, disqualified, counted.ballots, counted_at)

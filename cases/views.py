@@ -1,11 +1,26 @@
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import conditional_page, require_safe
 
+from cases import poster as posters
 from cases.forms import CaseFilterForm
 from cases.models import Batch, Case, featured_batch
 from cases.preview import require_visible
+from cases.sharing import absolute_url
 from casevote.pagecache import cached_page
+
+# Rendered posters are kept in the shared cache under their ETag (a hash of everything
+# drawn): a change to any input is a new key, so nothing needs invalidating, and the
+# bytes live on disk, shared by the workers, not in each worker's memory.
+POSTER_CACHE_SECONDS = 7 * 24 * 3600
+# Browsers reuse a poster this long, then ask again with If-None-Match (a 304 if unchanged).
+POSTER_MAX_AGE = 300
 
 
 def get_case_or_404(number: int) -> Case:
@@ -99,5 +114,51 @@ def case_detail(request, number: int):
             "previous": previous,
             "following": following,
             "preview": preview,
+            "poster_width": posters.WIDTH,
+            "poster_height": posters.HEIGHT,
         },
     )
+
+
+def poster_content(case: Case) -> posters.PosterContent:
+    return posters.PosterContent(
+        campaign=settings.CASEVOTE_CAMPAIGN_NAME,
+        number=case.display_number,
+        title=case.title,
+        province=case.province,
+        url=absolute_url(case.get_absolute_url()),
+    )
+
+
+def poster_png(content: posters.PosterContent) -> bytes:
+    """The poster's bytes: drawn once, then read from the shared cache."""
+    key = f"casevote:poster:{content.digest()}"
+    return caches["shared"].get_or_set(key, lambda: posters.render(content), POSTER_CACHE_SECONDS)
+
+
+@require_safe
+@conditional_page  # If-None-Match → 304, also for a response from the page cache
+@cached_page()  # no query once a worker has served it: 48 kB per poster per worker
+def case_poster(request, number: int):
+    """The case's canvassing poster (PNG) with a QR code to its page; none for a
+    disqualified case. Served with an ETag, so a browser's second look is a 304."""
+    case = get_case_or_404(number)
+    preview = require_visible(request, case.batch)
+    if request.path != reverse("cases:poster", args=[case.display_number]):
+        return redirect("cases:poster", case.display_number, permanent=True)
+    if not case.is_votable:
+        return render(request, "cases/poster_unavailable.html", {"case": case}, status=404)
+    content = poster_content(case)
+    etag = content.etag()
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        response = HttpResponse(poster_png(content), content_type="image/png")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=False, filename=f"拉票海报-{case.display_number}.png"
+        )
+    response["ETag"] = etag
+    if preview:  # a draft's poster is for the staff previewing it, never a shared cache
+        patch_cache_control(response, private=True, no_cache=True)
+    else:
+        patch_cache_control(response, public=True, max_age=POSTER_MAX_AGE)
+    return response

@@ -7,6 +7,7 @@ the helpers below fail loudly on a value they cannot read instead of guessing.
 import base64
 import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def env_networks(name: str) -> list[str]:
                 f"{name}: {network!r} is not an address or network."
             ) from None
     return networks
+
+
+def env_origin(name: str) -> str:
+    """A site's origin, "https://vote.example.cn" (scheme and host, a port at most, no
+    path, no trailing slash), or empty: a bad one stops the start."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", raw):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not an origin: write it as https://vote.example.cn "
+            "(scheme and host, no path and no trailing slash)."
+        )
+    return raw
 
 
 def _env_number(name: str, default, parse, what: str):
@@ -116,11 +129,11 @@ MIDDLEWARE = [
     # unlisted proxy (ballots/network.py).
     "ballots.network.ProxyWatchMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Django's CSP middleware, building each policy once (casevote/middleware.py).
+    "casevote.middleware.ContentSecurityPolicyMiddleware",
     "casevote.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -186,6 +199,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# One language. Django translates into LANGUAGE_CODE wherever nothing else is activated,
+# so there is no LocaleMiddleware: it only chooses among several LANGUAGES, and cost
+# every request more than any other middleware (make bench). A test checks that a
+# browser asking for English still gets Chinese pages and a Chinese admin.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
@@ -299,6 +316,11 @@ OTP_TOTP_ISSUER = "投票组委会管理"
 CASEVOTE_CAMPAIGN_NAME = os.environ.get(
     "CASEVOTE_CAMPAIGN_NAME", "全国城乡社区高质量发展典型案例候选展示投票"
 )
+# The site's public origin (https://vote.example.cn, no trailing slash): the absolute
+# addresses in posters' QR codes and share cards come from it, never from a request's
+# Host header. Empty: http://<first ALLOWED_HOSTS entry>:8000 (runserver), and
+# `check --deploy` warns (cases.W010).
+CASEVOTE_PUBLIC_ORIGIN = env_origin("CASEVOTE_PUBLIC_ORIGIN")
 
 # --- Voting -------------------------------------------------------------------
 # Which follow gate decides who may vote (see ballots/follow/__init__.py).
@@ -328,11 +350,10 @@ CASEVOTE_WECHAT_TIMEOUT = env_float("CASEVOTE_WECHAT_TIMEOUT", 5.0)
 CASEVOTE_WECHAT_DEADLINE = env_float("CASEVOTE_WECHAT_DEADLINE", 4.0)
 CASEVOTE_WECHAT_BREAKER_FAILURES = env_int("CASEVOTE_WECHAT_BREAKER_FAILURES", 3)
 CASEVOTE_WECHAT_BREAKER_SECONDS = env_int("CASEVOTE_WECHAT_BREAKER_SECONDS", 30)
-# The site's one public origin (https://host, no path): the callback WeChat sends
-# visitors back to is built from it, never from the request's Host. Its host is the
-# account's 网页授权域名. The MP_verify_*.txt file WeChat asks for when that domain is
-# set is served at /<its name> from this path.
-CASEVOTE_PUBLIC_ORIGIN = os.environ.get("CASEVOTE_PUBLIC_ORIGIN", "").rstrip("/")
+# CASEVOTE_PUBLIC_ORIGIN (above) is also where WeChat sends visitors back to (the
+# callback), never the request's Host: its host is the account's 网页授权域名. The
+# MP_verify_*.txt file WeChat asks for when that domain is set is served at /<its name>
+# from this path.
 CASEVOTE_WECHAT_VERIFY_FILE = os.environ.get("CASEVOTE_WECHAT_VERIFY_FILE", "")
 CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = env_int(
     "CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS", 300

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_PAGES = ["/", "/cases/031/", "/vote/", "/results/", "/announcements/", "/selected/"]
+HEALTH_AND_PAGES = ["/healthz", *PUBLIC_PAGES]
 
 
 def test_healthz_answers_without_touching_the_database(client, django_assert_num_queries):
@@ -24,7 +25,14 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
     assert response.content == b"ok"
 
 
-@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_healthz_is_never_cached(client):
+    response = client.get("/healthz")
+
+    assert "no-store" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
+    assert response["Expires"]
+
+
+@pytest.mark.parametrize("path", HEALTH_AND_PAGES)
 def test_public_pages_send_the_security_headers(client, open_batch, clock, path):
     response = client.get(path)
 
@@ -37,11 +45,64 @@ def test_public_pages_send_the_security_headers(client, open_batch, clock, path)
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
+def test_every_response_carries_the_policy_exactly_as_django_builds_it(client, open_batch, clock):
+    from django.conf import settings
+    from django.utils.csp import build_policy
+
+    policies = {client.get(path)["Content-Security-Policy"] for path in HEALTH_AND_PAGES * 2}
+
+    assert policies == {build_policy(settings.SECURE_CSP)}
+
+
+def test_a_changed_policy_is_sent_from_the_next_response(client, settings):
+    settings.SECURE_CSP = {**settings.SECURE_CSP, "img-src": ["'self'"]}
+
+    assert "img-src 'self';" in client.get("/healthz")["Content-Security-Policy"] + ";"
+
+
+def test_a_view_policy_is_kept_and_a_nonce_differs_on_every_response(rf, settings):
+    """A view's own policy (Django's csp_override) and one that asks for a nonce."""
+    from django.http import HttpResponse
+    from django.middleware.csp import get_nonce
+    from django.utils.csp import CSP
+
+    from casevote.middleware import ContentSecurityPolicyMiddleware
+
+    own = {"default-src": ["'self'"], "script-src": ["'self'", "https://res.wx.qq.com"]}
+    nonced = {"default-src": ["'self'"], "script-src": ["'self'", CSP.NONCE]}
+
+    def view_with(config):
+        def view(request):
+            response = HttpResponse(f"<script nonce='{get_nonce(request)}'>")  # uses it
+            response._csp_config = config
+            return response
+
+        return ContentSecurityPolicyMiddleware(view)
+
+    assert view_with(own)(rf.get("/"))["Content-Security-Policy"] == (
+        "default-src 'self'; script-src 'self' https://res.wx.qq.com"
+    )
+    first, second = (view_with(nonced)(rf.get("/"))["Content-Security-Policy"] for _ in "12")
+    assert "'nonce-" in first and first != second
+
+
+def test_a_browser_asking_for_english_still_gets_chinese(client, admin_client, open_batch, clock):
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    admin = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+
+    assert 'lang="zh-Hans"' in page and "投票" in page
+    assert "站点管理" in admin or "管理" in admin
+    assert "Site administration" not in admin and "Log out" not in admin
+
+
 @pytest.mark.parametrize("path", PUBLIC_PAGES)
 def test_public_pages_have_no_inline_script_or_style(client, open_batch, clock, path):
     html = client.get(path).content.decode()
 
-    assert "<script" not in html
+    # Scripts only from our own static files (progressive enhancement), never inline.
+    for tag, body in re.findall(r"(<script\b[^>]*>)(.*?)</script>", html, flags=re.S):
+        assert re.search(r'\ssrc="/static/[^"]+\.js"', tag) and not body.strip(), tag
+    assert html.count("<script") == len(re.findall(r"<script\b[^>]*>.*?</script>", html, re.S))
     assert "<style" not in html
     assert not re.search(r"\sstyle=", html)
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
@@ -131,6 +192,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECURE_PROXY_SSL_HEADER": "1",
         "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",  # the proxy the header comes from
         "CASEVOTE_STAFF_2FA": "1",
+        "CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         **WECHAT_GATE,
         "CASEVOTE_WECHAT_VERIFY_FILE": verify_file(tmp_path),
@@ -153,7 +215,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     [
         ({"CASEVOTE_PUBLIC_ORIGIN": ""}, "ballots.E020"),
         ({"CASEVOTE_PUBLIC_ORIGIN": "http://vote.example.cn"}, "ballots.E020"),
-        ({"CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn/vote/"}, "ballots.E020"),
+        ({"CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn:8443"}, "ballots.E020"),
         ({"CASEVOTE_PUBLIC_ORIGIN": "https://other.example.cn"}, "ballots.E021"),
         ({"CASEVOTE_WECHAT_VERIFY_FILE": ""}, "ballots.E022"),
         ({"CASEVOTE_WECHAT_VERIFY_FILE": "/nonexistent/MP_verify_abc.txt"}, "ballots.E022"),
@@ -162,7 +224,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     ids=[
         "no public origin",
         "origin over http",
-        "origin with a path",
+        "origin with a port",
         "origin not an allowed host",
         "no verification file",
         "verification file missing",

@@ -446,6 +446,41 @@ def test_it_refuses_over_the_subnet_budget(cast, settings, open_batch):
     assert cast(["031"]).status_code == 429
 
 
+def test_a_second_ballot_over_the_budget_is_told_it_already_voted(
+    voter, cast, settings, open_batch
+):
+    second_form = form_token(voter.get("/vote/"))  # another tab, opened before voting
+    cast(["031"])
+    settings.CASEVOTE_IP_HOURLY_BUDGET = 1  # this voter's own ballot used it up
+
+    response = cast(["032"], token=second_form)
+
+    assert response.status_code == 409
+    assert "您今天已经投过票了" in error_text(response)
+    assert Ballot.objects.count() == 1
+
+
+def test_a_retried_form_over_the_budget_gets_its_ballot_back(voter, cast, settings, open_batch):
+    token = form_token(voter.get("/vote/"))
+    first = cast(["031", "032"], token=token)
+    settings.CASEVOTE_IP_HOURLY_BUDGET = 1
+
+    second = cast(["031", "032"], token=token, wait=1)
+
+    assert second.status_code == 302
+    assert second["Location"] == first["Location"]
+
+
+def test_a_ballot_without_a_client_address_is_stored_without_one(cast, open_batch):
+    """A Unix-socket bind gives no REMOTE_ADDR: the ballot has no network and no budget."""
+    response = cast(["031", "033"], REMOTE_ADDR="")
+
+    assert response.status_code == 302
+    ballot = Ballot.objects.get()
+    assert (ballot.ip_address, ballot.ip_network, ballot.ip_subnet) == (None, "", "")
+    assert sorted(ballot.cases.values_list("number", flat=True)) == [31, 33]
+
+
 def test_x_forwarded_for_is_ignored_unless_from_a_trusted_proxy(cast, settings):
     cast(["031"], HTTP_X_FORWARDED_FOR="203.0.113.7")
 

@@ -490,3 +490,22 @@ def test_the_public_origin_is_a_domain_on_the_https_port(wechat_backend, tmp_pat
 
     wechat_backend.CASEVOTE_PUBLIC_ORIGIN = "https://vote.example.cn:8443"
     assert [problem.id for problem in wechat_deployment(None)] == ["ballots.E020"]
+
+
+def test_outages_in_several_workers_at_once_are_all_counted(wechat_backend):
+    """The file cache's incr reads, then writes; the count is taken under the lock."""
+    wechat_backend.CASEVOTE_WECHAT_BREAKER_FAILURES = 1000
+    start = threading.Barrier(8)
+
+    def worker():
+        start.wait()
+        for _ in range(5):
+            breaker.record_outage()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert caches["shared"].get(breaker.FAILURES_KEY) == 40

@@ -15,10 +15,13 @@ import logging
 from django.conf import settings
 from django.core.cache import caches
 
+from ballots.follow import shared_lock
+
 logger = logging.getLogger(__name__)
 
 FAILURES_KEY = "casevote:wechat:breaker:failures"
 OPEN_KEY = "casevote:wechat:breaker:open"
+LOCK_WAIT_SECONDS = 1  # counting takes milliseconds; never hold a request longer
 
 
 def is_open() -> bool:
@@ -26,20 +29,21 @@ def is_open() -> bool:
 
 
 def record_outage() -> None:
-    """Count one outage; open the breaker when there are enough in the window."""
+    """Count one outage; open the breaker when there are enough in the window.
+
+    The file cache's `incr` reads, then writes: two workers failing at the same moment
+    would both count one. The count is taken under the shared lock, so it is exact."""
     shared = caches["shared"]
     window = settings.CASEVOTE_WECHAT_BREAKER_SECONDS
-    shared.add(FAILURES_KEY, 0, window)
-    try:
-        failures = shared.incr(FAILURES_KEY)
-    except ValueError:  # expired between add and incr
-        failures = 1
+    with shared_lock.held("wechat-breaker", wait=LOCK_WAIT_SECONDS):
+        failures = (shared.get(FAILURES_KEY) or 0) + 1
         shared.set(FAILURES_KEY, failures, window)
-    if failures >= settings.CASEVOTE_WECHAT_BREAKER_FAILURES and shared.add(OPEN_KEY, 1, window):
+        if failures < settings.CASEVOTE_WECHAT_BREAKER_FAILURES or not shared.add(
+            OPEN_KEY, 1, window
+        ):
+            return
         shared.delete(FAILURES_KEY)
-        logger.warning(
-            "WeChat API: %s outages in a row; not asking WeChat for %s s", failures, window
-        )
+    logger.warning("WeChat API: %s outages in a row; not asking WeChat for %s s", failures, window)
 
 
 def record_success() -> None:

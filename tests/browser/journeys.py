@@ -1,10 +1,12 @@
-"""Steps the browser tests share: following through the gate, choosing cases."""
+"""Steps the browser tests share: following through the gate, choosing cases; an
+editor's CSV batch published and opened by the committee."""
 
 import io
 import re
 from urllib.parse import urljoin, urlsplit
 
 import zxingcpp
+from django.core.management import call_command
 from PIL import Image
 
 
@@ -90,3 +92,26 @@ PHONE_CHECKS = """() => {
 
 def phone_problems(page) -> list[str]:
     return page.evaluate(PHONE_CHECKS)
+
+
+def load_csv_batch(tmp_path, csv_text: str, *, number: int = 3, first: int = 61) -> None:
+    """An editor loads a batch from a CSV as Excel saves it ("CSV UTF-8"): a draft."""
+    path = tmp_path / f"batch{number}.csv"
+    path.write_text(csv_text, encoding="utf-8-sig")
+    call_command(
+        "load_cases",
+        str(path),
+        *("--batch", str(number), "--batch-name", "第三批初选入围案例"),
+        *("--first", str(first), "--last", str(first + 29)),
+        verbosity=0,
+    )
+
+
+def publish_and_open(number: int, reason: str, *, days: int = 14) -> None:
+    """The committee publishes the batch and opens its vote, with the commands."""
+    call_command("publish_batch", "--batch", str(number), "--reason", reason, verbosity=0)
+    call_command(
+        "set_voting",
+        *("--batch", str(number), "--open-now", "--days", str(days), "--reason", reason),
+        verbosity=0,
+    )

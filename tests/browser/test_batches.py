@@ -15,6 +15,7 @@ from cases.models import Batch, Case
 from tests.conftest import make_ballot
 
 from .conftest import staff_groups
+from .journeys import load_csv_batch, publish_and_open
 
 pytestmark = [
     pytest.mark.browser,
@@ -69,25 +70,8 @@ def two_batches(site, member, tmp_path):
     )
     call_command("set_voting", "--batch", "2", "--close-now", "--reason", reason, verbosity=0)
 
-    path = tmp_path / "batch3.csv"
-    path.write_text(BATCH3_CSV, encoding="utf-8-sig")
-    call_command(
-        "load_cases",
-        str(path),
-        "--batch",
-        "3",
-        "--batch-name",
-        "第三批初选入围案例",
-        "--first",
-        "61",
-        "--last",
-        "90",
-        verbosity=0,
-    )
-    call_command("publish_batch", "--batch", "3", "--reason", reason, verbosity=0)
-    call_command(
-        "set_voting", "--batch", "3", "--open-now", "--days", "14", "--reason", reason, verbosity=0
-    )
+    load_csv_batch(tmp_path, BATCH3_CSV)
+    publish_and_open(3, reason)
     return Batch.objects.get(number=2), Batch.objects.get(number=3)
 
 

@@ -5,7 +5,6 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.management import call_command
 
 from ballots.models import Announcement, Ballot
 from cases.models import Batch, Case
@@ -13,7 +12,7 @@ from tests.conftest import SIMULATION_DAYS, SIMULATION_END
 from tools.simulation import simulate
 
 from .conftest import open_voting, staff_groups
-from .journeys import follow
+from .journeys import follow, load_csv_batch, publish_and_open
 
 pytestmark = [
     pytest.mark.browser,
@@ -133,30 +132,13 @@ CSV = """number,title,province,body
 
 
 def test_an_editors_csv_batch_appears_on_the_site_once_published(site, phone, shot, tmp_path):
-    path = tmp_path / "batch3.csv"
-    path.write_text(CSV, encoding="utf-8-sig")  # as Excel saves "CSV UTF-8"
-
-    call_command(
-        "load_cases",
-        str(path),
-        "--batch",
-        "3",
-        "--batch-name",
-        "第三批初选入围案例",
-        "--first",
-        "61",
-        "--last",
-        "90",
-        verbosity=0,
-    )
+    load_csv_batch(tmp_path, CSV)
     page = phone
     page.goto(site.url + "/")  # a draft: the public still sees batch 2
     assert page.get_by_role("heading", level=1).inner_text().startswith("第二批初选入围案例")
     assert page.goto(site.url + "/cases/061/").status == 404
 
-    reason = "组委会决定发布并开放第三批"
-    call_command("publish_batch", "--batch", "3", "--reason", reason, verbosity=0)
-    call_command("set_voting", "--batch", "3", "--open-now", "--days", "14", "--reason", reason)
+    publish_and_open(3, "组委会决定发布并开放第三批")
 
     page.goto(site.url + "/")  # both voting: the newest comes first
     assert page.get_by_role("heading", level=1).inner_text().startswith("第三批初选入围案例")

@@ -4,9 +4,9 @@ a fake WeChat that takes 10 s to answer anything.
 Six phones come back from WeChat's authorise page at once. Without a deadline each
 callback would hold a worker for the whole per-call timeout (5 s) and the others, and
 every page, would queue behind them (15 s for the last). With one deadline per request
-and the breaker, the first two fail at the deadline, the breaker opens, the rest fail
-at once, and a page that needs no WeChat is served meanwhile: nobody waits much more
-than the deadline.
+and the breaker, the callbacks already under way fail at the deadline, the breaker
+opens, the rest fail at once, and a page that needs no WeChat is served meanwhile:
+nobody waits much more than the deadline.
 """
 
 import http.client
@@ -54,7 +54,10 @@ def wechat_site(collected_static, voting_database, slow_wechat, tmp_path):
         "CASEVOTE_PUBLIC_ORIGIN": f"https://{OAUTH_DOMAIN}",
         "CASEVOTE_WECHAT_TIMEOUT": "5",
         "CASEVOTE_WECHAT_DEADLINE": str(DEADLINE),
-        "CASEVOTE_WECHAT_BREAKER_FAILURES": "2",  # one failure per worker opens it
+        # The first outage opens it: a request queued behind one that hit the deadline is
+        # then answered at once, so nobody waits much more than one deadline. (With the
+        # default of 3, up to two rounds of the two workers wait out the deadline first.)
+        "CASEVOTE_WECHAT_BREAKER_FAILURES": "1",
         "CASEVOTE_SHARED_CACHE_DIR": str(tmp_path / "shared-cache"),
     }
     server = Gunicorn(settings, tmp_path / "gunicorn.log")
@@ -119,4 +122,5 @@ def test_a_slow_wechat_keeps_every_wait_within_the_deadline(wechat_site, slow_we
     assert [status for status, _ in callbacks] == [503] * PHONES
     assert max(took for _, took in callbacks) < DEADLINE + MARGIN
     assert pages and pages[0][0] == 200 and pages[0][1] < DEADLINE + MARGIN
-    assert slow_wechat.calls["sns/oauth2/access_token"] == 2  # then the breaker was open
+    # At most one call per worker (those already under way), then the breaker was open.
+    assert slow_wechat.calls["sns/oauth2/access_token"] <= 2

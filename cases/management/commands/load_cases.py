@@ -12,6 +12,7 @@ from django.db import transaction
 
 from cases.loading import Action, BatchOptions, LoadError, LoadPlan, apply_plan, build_plan
 from cases.models import format_number
+from cases.poster import missing_characters
 
 PAST_TENSE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.UNCHANGED: "unchanged"}
 CONDITIONAL = {
@@ -101,6 +102,21 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Kept {plan.kept} case(s) of batch {batch.number} that the file does not list."
             )
+        self.report_poster_font(plan)
+
+    def report_poster_font(self, plan: LoadPlan) -> None:
+        """A character the posters' font lacks is left out of the poster: say so now."""
+        for change in plan.cases:
+            row = change.row
+            if missing := missing_characters(row.title + row.province):
+                characters = "、".join(f"{ch}（U+{ord(ch):04X}）" for ch in missing)
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"案例 {format_number(row.number)} 的名称或省份含海报字体没有的字 "
+                        f"{characters}：拉票海报上会省略它们；"
+                        "运行 scripts/subset_poster_font.py 可把它们加入字体。"
+                    )
+                )
 
 
 def read_file(path: Path) -> bytes:
