@@ -24,7 +24,6 @@ it simply has no share card (`share_config()` returns None).
 """
 
 import hashlib
-import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,8 +36,6 @@ from ballots.checks import WECHAT_BACKEND
 from ballots.follow import shared_lock, wechat_api
 from ballots.follow.wechat import log_failure
 from ballots.follow.wechat_api import WeChatError, WeChatUnavailable
-
-logger = logging.getLogger(__name__)
 
 TICKET_ENDPOINT = "cgi-bin/ticket/getticket"
 # Stop using a cached ticket this long (plus the page cache's seconds) before it expires.
