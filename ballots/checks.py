@@ -1,9 +1,12 @@
 """System checks: a WeChat gate that cannot work is reported at start-up, not by residents."""
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.http.request import validate_host
 
 from ballots.follow.events import aes_key
 
@@ -46,6 +49,26 @@ def wechat_settings(app_configs, **kwargs) -> list:
             problems.append(Error(f"{name} must be an http(s) URL.", id="casevote.E002"))
     if settings.CASEVOTE_WECHAT_TIMEOUT <= 0:
         problems.append(Error("CASEVOTE_WECHAT_TIMEOUT must be positive.", id="casevote.E003"))
+    if not 0 < settings.CASEVOTE_WECHAT_DEADLINE <= MAX_WECHAT_DEADLINE:
+        problems.append(
+            Error(
+                f"CASEVOTE_WECHAT_DEADLINE must be between 0 and {MAX_WECHAT_DEADLINE} seconds.",
+                hint="All the WeChat calls of one request share it; gunicorn kills a worker "
+                "after 30 s, and two workers waiting on WeChat stall the whole site.",
+                id="ballots.E023",
+            )
+        )
+    if (
+        settings.CASEVOTE_WECHAT_BREAKER_FAILURES < 1
+        or settings.CASEVOTE_WECHAT_BREAKER_SECONDS < 1
+    ):
+        problems.append(
+            Error(
+                "CASEVOTE_WECHAT_BREAKER_FAILURES and CASEVOTE_WECHAT_BREAKER_SECONDS must be "
+                "at least 1.",
+                id="ballots.E024",
+            )
+        )
     image = settings.CASEVOTE_WECHAT_QR_IMAGE
     if image and not Path(image).is_file():
         problems.append(
@@ -60,6 +83,59 @@ def wechat_settings(app_configs, **kwargs) -> list:
             )
         )
     return problems + event_settings()
+
+
+MAX_WECHAT_DEADLINE = 10
+VERIFY_FILE_NAME = re.compile(r"MP_verify_[A-Za-z0-9]{1,64}\.txt")
+
+
+@register(Tags.security, deploy=True)
+def wechat_deployment(app_configs, **kwargs) -> list:
+    """What WeChat checks of a deployed site: the callback's origin is the account's
+    网页授权域名 over HTTPS, and the MP_verify_*.txt file is served from that host."""
+    if settings.CASEVOTE_FOLLOW_BACKEND != WECHAT_BACKEND:
+        return []
+    problems = []
+    origin = urlsplit(settings.CASEVOTE_PUBLIC_ORIGIN)
+    if (
+        origin.scheme != "https"
+        or not origin.hostname
+        or origin.port is not None  # WeChat takes a domain on 443: no port, no IP address
+        or origin.path
+        or origin.query
+    ):
+        problems.append(
+            Error(
+                f"CASEVOTE_PUBLIC_ORIGIN={settings.CASEVOTE_PUBLIC_ORIGIN!r} is not the site's "
+                "public https origin, so WeChat cannot send visitors back to the site.",
+                hint="Set it to https://<the host of the account's 网页授权域名>, no port, "
+                "no path (README: WeChat follow backend).",
+                id="ballots.E020",
+            )
+        )
+    elif not validate_host(origin.hostname, settings.ALLOWED_HOSTS):
+        problems.append(
+            Error(
+                f"The host of CASEVOTE_PUBLIC_ORIGIN ({origin.netloc}) is not in ALLOWED_HOSTS.",
+                id="ballots.E021",
+            )
+        )
+    verify = settings.CASEVOTE_WECHAT_VERIFY_FILE
+    if (
+        not verify
+        or not VERIFY_FILE_NAME.fullmatch(Path(verify).name)
+        or not Path(verify).is_file()
+    ):
+        problems.append(
+            Error(
+                f"CASEVOTE_WECHAT_VERIFY_FILE={verify!r} is not the MP_verify_*.txt file "
+                "WeChat asks the site to serve.",
+                hint="Download it where the 网页授权域名 is set (公众号设置 → 功能设置) and "
+                "give its path; it is served at /MP_verify_….txt.",
+                id="ballots.E022",
+            )
+        )
+    return problems
 
 
 def event_settings() -> list:

@@ -141,6 +141,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Below the CSP middleware: the pages with a WeChat share card allow WeChat's SDK host.
+    "ballots.follow.share_csp.ShareCardPolicyMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -357,6 +359,17 @@ CASEVOTE_WECHAT_AUTHORIZE_URL = os.environ.get(
     "CASEVOTE_WECHAT_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize"
 )
 CASEVOTE_WECHAT_TIMEOUT = env_float("CASEVOTE_WECHAT_TIMEOUT", 5.0)
+# All the WeChat calls of one request together (a callback makes up to four) end within
+# this many seconds, well inside gunicorn's 30 s; after CASEVOTE_WECHAT_BREAKER_FAILURES
+# outages within CASEVOTE_WECHAT_BREAKER_SECONDS, WeChat is not asked for that long.
+CASEVOTE_WECHAT_DEADLINE = env_float("CASEVOTE_WECHAT_DEADLINE", 4.0)
+CASEVOTE_WECHAT_BREAKER_FAILURES = env_int("CASEVOTE_WECHAT_BREAKER_FAILURES", 3)
+CASEVOTE_WECHAT_BREAKER_SECONDS = env_int("CASEVOTE_WECHAT_BREAKER_SECONDS", 30)
+# CASEVOTE_PUBLIC_ORIGIN (above) is also where WeChat sends visitors back to (the
+# callback), never the request's Host: its host is the account's 网页授权域名. The
+# MP_verify_*.txt file WeChat asks for when that domain is set is served at /<its name>
+# from this path.
+CASEVOTE_WECHAT_VERIFY_FILE = os.environ.get("CASEVOTE_WECHAT_VERIFY_FILE", "")
 CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS = env_int(
     "CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS", 300
 )

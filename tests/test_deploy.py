@@ -129,7 +129,16 @@ WECHAT_GATE = {
     "CASEVOTE_WECHAT_APP_SECRET": "an-app-secret-from-the-environment",
     "CASEVOTE_WECHAT_EVENT_TOKEN": "the-token-of-the-server-configuration",
     "CASEVOTE_WECHAT_QR_URL": "https://mp.weixin.qq.com/qr/example",
+    "CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn",
 }
+VERIFY_FILE_NAME = "MP_verify_a1B2c3D4e5F6g7H8.txt"
+
+
+def verify_file(tmp_path) -> str:
+    """The MP_verify_*.txt WeChat hands out when the 网页授权域名 is set."""
+    path = tmp_path / VERIFY_FILE_NAME
+    path.write_text("a1B2c3D4e5F6g7H8")
+    return str(path)
 
 
 def production_env(tmp_path, **changes: str) -> dict[str, str]:
@@ -186,6 +195,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         **WECHAT_GATE,
+        "CASEVOTE_WECHAT_VERIFY_FILE": verify_file(tmp_path),
     }
 
     result = subprocess.run(
@@ -198,6 +208,39 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "check_id"),
+    [
+        ({"CASEVOTE_PUBLIC_ORIGIN": ""}, "ballots.E020"),
+        ({"CASEVOTE_PUBLIC_ORIGIN": "http://vote.example.cn"}, "ballots.E020"),
+        ({"CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn:8443"}, "ballots.E020"),
+        ({"CASEVOTE_PUBLIC_ORIGIN": "https://other.example.cn"}, "ballots.E021"),
+        ({"CASEVOTE_WECHAT_VERIFY_FILE": ""}, "ballots.E022"),
+        ({"CASEVOTE_WECHAT_VERIFY_FILE": "/nonexistent/MP_verify_abc.txt"}, "ballots.E022"),
+        ({"CASEVOTE_WECHAT_VERIFY_FILE": __file__}, "ballots.E022"),
+    ],
+    ids=[
+        "no public origin",
+        "origin over http",
+        "origin with a port",
+        "origin not an allowed host",
+        "no verification file",
+        "verification file missing",
+        "not an MP_verify file",
+    ],
+)
+def test_check_deploy_flags_what_wechat_would_refuse(tmp_path, changes, check_id):
+    env = production_env(tmp_path, **WECHAT_GATE, CASEVOTE_WECHAT_VERIFY_FILE=verify_file(tmp_path))
+    env |= changes
+
+    deploy = run_python(env, "manage.py", "check", "--deploy")
+    plain = run_python(env, "manage.py", "check")
+
+    assert deploy.returncode != 0
+    assert check_id in deploy.stderr
+    assert check_id not in plain.stderr  # a development site needs neither
 
 
 @pytest.mark.parametrize(

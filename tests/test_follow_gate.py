@@ -230,3 +230,49 @@ def test_the_refusal_says_why_and_offers_a_new_link(open_batch, clock, settings)
     assert response.status_code == 429
     assert "这个网络新关注的人太多了，请过一会儿再试。" in response.content.decode()
     assert Follower.objects.count() == 0
+
+
+# --- Back to the page the visitor came from --------------------------------------------------
+
+FOLLOW_LINK_WITH_NEXT = re.compile(r'href="(?:https?://[^/"]+)?(/follow/[^/"]+/(?:\?[^"]*)?)"')
+
+
+def follow_link_on(page) -> str:
+    return FOLLOW_LINK_WITH_NEXT.search(page.content.decode()).group(1).replace("&amp;", "&")
+
+
+def test_after_following_the_visitor_returns_to_the_batch_they_came_from(client, open_batch, clock):
+    link = follow_link_on(client.get("/batches/2/vote/"))
+    confirmation = client.get(link)
+    assert '<input type="hidden" name="next" value="/batches/2/vote/">' in (
+        confirmation.content.decode()
+    )
+
+    response = client.post(link.split("?")[0], {"next": "/batches/2/vote/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/batches/2/vote/"
+
+
+def test_the_qr_code_of_a_batch_page_leads_back_to_that_batch(client, open_batch, clock):
+    page = client.get("/batches/2/vote/").content.decode()
+    qr_src = re.search(r'<img class="qr" src="([^"]+)"', page).group(1).replace("&amp;", "&")
+
+    image = Image.open(io.BytesIO(client.get(qr_src).content))
+    [decoded] = [code.text for code in zxingcpp.read_barcodes(image)]
+
+    assert decoded.startswith("http://testserver/follow/")
+    assert decoded.endswith("/?next=%2Fbatches%2F2%2Fvote%2F")
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["https://evil.example/", "//evil.example/vote/", "/\\evil.example", "javascript:alert(1)", ""],
+)
+def test_a_next_that_leaves_the_site_is_replaced_by_the_ballot(client, open_batch, clock, next_url):
+    link = follow_link_on(client.get("/vote/"))
+
+    response = client.post(link, {"next": next_url})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/vote/"

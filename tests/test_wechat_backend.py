@@ -20,7 +20,7 @@ from ballots.follow import wechat_api
 from ballots.identity import FOLLOWER_COOKIE
 from ballots.models import Ballot, Choice, Follower, UsedFollowToken
 from tests.conftest import VOTING_NOW, form_token
-from tests.fake_wechat import APP_ID, APP_SECRET, FakeWeChat
+from tests.fake_wechat import APP_ID, APP_SECRET, AUTHORIZE_URL, OAUTH_DOMAIN, FakeWeChat
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ SAFARI_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
-AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+ORIGIN = f"https://{OAUTH_DOMAIN}"
 ACCOUNT_FOLLOW_LINK = "http://weixin.qq.com/r/msweekly-test"
 # Followed two days before the (frozen) voting moment, from the poster's QR code.
 SUBSCRIBE_TIME = int((VOTING_NOW - timedelta(days=2)).timestamp())
@@ -59,6 +59,7 @@ def wechat_backend(settings, fake_wechat):
     settings.CASEVOTE_WECHAT_QR_URL = ACCOUNT_FOLLOW_LINK
     settings.CASEVOTE_WECHAT_QR_IMAGE = ""
     settings.CASEVOTE_WECHAT_EVENT_TOKEN = "event-token"
+    settings.CASEVOTE_PUBLIC_ORIGIN = ORIGIN
     return settings
 
 
@@ -68,9 +69,9 @@ def wx() -> Client:
     return Client(HTTP_USER_AGENT=WECHAT_UA)
 
 
-def start_authorisation(client) -> dict[str, str]:
-    """Open /vote/ without an identity: the authorise URL's parameters."""
-    response = client.get("/vote/")
+def start_authorisation(client, page: str = "/vote/") -> dict[str, str]:
+    """Open `page` without an identity: the authorise URL's parameters."""
+    response = client.get(page)
     assert response.status_code == 302, response
     url = urlsplit(response["Location"])
     assert f"{url.scheme}://{url.netloc}{url.path}" == AUTHORIZE_URL
@@ -78,8 +79,20 @@ def start_authorisation(client) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(url.query).items()}
 
 
+def through_wechat(client, fake, openid: str, page: str = "/vote/"):
+    """Open `page`, let the (strict) fake's authorise page check the URL the site sent
+    the visitor to and send them back, as WeChat does; the callback's response."""
+    response = client.get(page)
+    assert response.status_code == 302, response
+    callback = urlsplit(fake.authorise(response["Location"], openid))
+    assert f"{callback.scheme}://{callback.netloc}" == ORIGIN
+    return client.get(callback.path, parse_qs(callback.query), secure=True)
+
+
 def come_back(client, fake, openid: str, state: str | None = None, code: str | None = None):
     """What WeChat's authorise page does: send the visitor to the callback with a code."""
+    if state is None and code is None:
+        return through_wechat(client, fake, openid)
     state = state if state is not None else start_authorisation(client)["state"]
     code = code if code is not None else fake.code_for(openid)
     return client.get("/wechat/callback/", {"code": code, "state": state})
@@ -122,7 +135,7 @@ def test_it_sends_a_wechat_visitor_to_the_silent_authorise_page(wx, open_batch, 
     params = start_authorisation(wx)
 
     assert params["appid"] == APP_ID
-    assert params["redirect_uri"] == "http://testserver/wechat/callback/"
+    assert params["redirect_uri"] == f"{ORIGIN}/wechat/callback/"
     assert params["response_type"] == "code"
     assert params["scope"] == "snsapi_base"
     assert re.fullmatch(r"[a-zA-Z0-9]{1,128}", params["state"])
@@ -332,9 +345,11 @@ def test_the_access_token_is_fetched_once_and_shared(wx, fake_wechat, open_batch
     follow_in_wechat(wx, fake_wechat, "o-alice-000001")
     follow_in_wechat(Client(HTTP_USER_AGENT=WECHAT_UA), fake_wechat, "o-bob-000002")
 
-    assert fake_wechat.calls["cgi-bin/token"] == 1
+    assert fake_wechat.calls["cgi-bin/stable_token"] == 1
+    # cgi-bin/token would invalidate the token of the account's other systems
+    assert fake_wechat.calls["cgi-bin/token"] == 0
     assert fake_wechat.calls["cgi-bin/user/info"] == 2
-    assert caches["shared"].get(wechat_api._token_key()) == "ACCESS_TOKEN_1"
+    assert caches["shared"].get(wechat_api._token_key()) == fake_wechat.stable_token[0]
 
 
 def test_the_access_token_is_fetched_again_shortly_before_it_expires(
@@ -345,7 +360,7 @@ def test_the_access_token_is_fetched_again_shortly_before_it_expires(
 
     follow_in_wechat(Client(HTTP_USER_AGENT=WECHAT_UA), fake_wechat, "o-bob-000002")
 
-    assert fake_wechat.calls["cgi-bin/token"] == 2
+    assert fake_wechat.calls["cgi-bin/stable_token"] == 2
 
 
 @pytest.mark.parametrize("errcode", [42001, 40001, 40014])
@@ -364,7 +379,7 @@ def test_a_refused_access_token_is_replaced_once_and_the_vote_goes_through(
 
     assert response.status_code == 302
     assert Ballot.objects.count() == 1
-    assert fake_wechat.calls["cgi-bin/token"] == 2
+    assert fake_wechat.calls["cgi-bin/stable_token"] == 2
     assert fake_wechat.calls["cgi-bin/user/info"] == 3  # gate, refused, retried
 
 
@@ -377,7 +392,8 @@ def test_an_access_token_refused_twice_is_not_retried_again(
     response = come_back(wx, fake_wechat, "o-frank-00006")
 
     assert response.status_code == 503
-    assert fake_wechat.calls["cgi-bin/token"] == 2
+    # the token, the same token again (WeChat still hands it out), then a forced refresh
+    assert fake_wechat.calls["cgi-bin/stable_token"] == 3
     assert fake_wechat.calls["cgi-bin/user/info"] == 2
     assert Follower.objects.count() == 0
 
@@ -385,14 +401,18 @@ def test_an_access_token_refused_twice_is_not_retried_again(
 # --- WeChat failing ------------------------------------------------------------------------
 
 FAILURES = {
-    "errcode from the code exchange": ("sns/oauth2/access_token", {"errcode": 40029}, 0),
-    "errcode from the token endpoint": ("cgi-bin/token", {"errcode": -1, "errmsg": "busy"}, 0),
+    "system busy at the code exchange": ("sns/oauth2/access_token", {"errcode": -1}, 0),
+    "errcode from the token endpoint": (
+        "cgi-bin/stable_token",
+        {"errcode": -1, "errmsg": "busy"},
+        0,
+    ),
     "errcode from user info": ("cgi-bin/user/info", {"errcode": 45009, "errmsg": "quota"}, 0),
     "malformed JSON": ("cgi-bin/user/info", b'{"subscribe": 1, "openid"', 0),
     "HTML instead of JSON": ("sns/oauth2/access_token", b"<html>502 Bad Gateway</html>", 0),
     "JSON without an openid": ("sns/oauth2/access_token", {"scope": "snsapi_base"}, 0),
     "JSON without subscribe": ("cgi-bin/user/info", {"openid": "o-x"}, 0),
-    "JSON that is a list": ("cgi-bin/token", b"[]", 0),
+    "JSON that is a list": ("cgi-bin/stable_token", b"[]", 0),
     "slow code exchange": ("sns/oauth2/access_token", None, 3 * TIMEOUT),
     "slow user info": ("cgi-bin/user/info", None, 3 * TIMEOUT),
 }
@@ -435,7 +455,8 @@ def test_a_refused_app_secret_is_logged_without_the_secret(
 
     response = come_back(wx, fake_wechat, "o-grace-00007")
 
-    assert response.status_code == 503
+    assert response.status_code == 500  # not an outage: "try later" would not help
+    assert "微信登录设置有误" in response.content.decode()
     assert "errcode=40125" in caplog.text
     assert "a-wrong-secret-value" not in caplog.text
 
@@ -483,21 +504,41 @@ def test_a_replayed_callback_is_refused(wx, fake_wechat, open_batch, clock):
     code = fake_wechat.code_for("o-ivan-000009")
     assert come_back(wx, fake_wechat, "", state=state, code=code).status_code == 302
     attacker = Client(HTTP_USER_AGENT=WECHAT_UA)
+    start_authorisation(attacker)  # the attacker's browser has a flow of its own
 
     response = come_back(attacker, fake_wechat, "", state=state, code=code)
 
-    assert response.status_code == 410
-    assert "已经用过了" in response.content.decode()
+    assert response.status_code == 403
+    assert "不是从您的浏览器发起的" in response.content.decode()
     assert FOLLOWER_COOKIE not in attacker.cookies
     assert fake_wechat.calls["sns/oauth2/access_token"] == 1
+
+
+def test_a_spent_state_is_refused_in_the_browser_it_was_made_for(
+    wx, fake_wechat, open_batch, clock
+):
+    fake_wechat.follow("o-ivan-000009", SUBSCRIBE_TIME)
+    fake_wechat.answers["sns/oauth2/access_token"] = {"errcode": 40029, "errmsg": "invalid code"}
+    state = start_authorisation(wx)["state"]
+    come_back(wx, fake_wechat, "", state=state, code="first-code")
+    del fake_wechat.answers["sns/oauth2/access_token"]
+
+    response = come_back(wx, fake_wechat, "o-ivan-000009", state=state)
+
+    assert response.status_code == 410
+    assert "已经用过了" in response.content.decode()
+    assert FOLLOWER_COOKIE not in wx.cookies
 
 
 def test_a_state_is_refused_with_another_code(wx, fake_wechat, open_batch, clock):
     fake_wechat.follow("o-ivan-000009", SUBSCRIBE_TIME)
     state = start_authorisation(wx)["state"]
     come_back(wx, fake_wechat, "o-ivan-000009", state=state)
+    other = Client(HTTP_USER_AGENT=WECHAT_UA)
+    other.cookies = wx.cookies  # even a browser that carries the flow cookie
+    del other.cookies[FOLLOWER_COOKIE]
 
-    response = come_back(Client(HTTP_USER_AGENT=WECHAT_UA), fake_wechat, "o-ivan-000009", state)
+    response = come_back(other, fake_wechat, "o-ivan-000009", state)
 
     assert response.status_code == 410
     assert fake_wechat.calls["sns/oauth2/access_token"] == 1

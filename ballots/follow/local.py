@@ -8,6 +8,7 @@ every page of it says so.
 """
 
 import secrets
+from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ballots import identity, network, tokens
-from ballots.follow import budget
+from ballots.follow import budget, next_page
 from ballots.follow.base import FollowBackend
 from ballots.models import Follower, UsedFollowToken
 
@@ -25,21 +26,40 @@ class LocalFollowBackend(FollowBackend):
     name = "local"
 
     def gate(self, request: HttpRequest) -> HttpResponse:
-        return render_gate(request, "ballots/gate.html")
+        return render_gate(request, "ballots/gate.html", next_url=next_page.here(request))
 
     def still_following(self, follower: Follower) -> bool:
         return True
 
 
-def follow_url(request: HttpRequest, token: str) -> str:
-    """The absolute follow link of a token: what its QR code encodes."""
-    return request.build_absolute_uri(reverse("ballots:follow", args=[token]))
+def follow_url(request: HttpRequest, token: str, next_url: str = "") -> str:
+    """The absolute follow link of a token (with the page to return to, unless it is the
+    default): what its QR code encodes."""
+    path = reverse("ballots:follow", args=[token])
+    if next_url and next_url != next_page.safe_next(None):
+        path += "?" + urlencode({"next": next_url})
+    return request.build_absolute_uri(path)
 
 
-def render_gate(request: HttpRequest, template: str, status: int = 200, **context) -> HttpResponse:
+def qr_path(token: str, next_url: str) -> str:
+    path = reverse("ballots:follow_qr", args=[token])
+    if next_url != next_page.safe_next(None):
+        path += "?" + urlencode({"next": next_url})
+    return path
+
+
+def render_gate(
+    request: HttpRequest, template: str, status: int = 200, next_url: str = "", **context
+) -> HttpResponse:
     """A page with a fresh one-time follow link and its QR code."""
     token = tokens.make_follow_token()
-    context |= {"follow_token": token, "follow_link": follow_url(request, token)}
+    next_url = next_page.safe_next(next_url)
+    context |= {
+        "follow_token": token,
+        "follow_link": follow_url(request, token, next_url),
+        "follow_qr": qr_path(token, next_url),
+        "next_url": next_url,
+    }
     return render(request, template, context, status=status)
 
 

@@ -8,14 +8,13 @@ from pathlib import Path
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ballots import network, tokens
-from ballots.follow import budget, events, get_backend, wechat
+from ballots.follow import budget, events, get_backend, next_page, wechat, wechat_api
 from ballots.follow.local import (
     FollowLinkSpent,
     LocalFollowBackend,
@@ -24,7 +23,6 @@ from ballots.follow.local import (
     remember,
     render_gate,
 )
-from ballots.follow.wechat_api import WeChatUnavailable
 from ballots.models import UsedFollowToken
 from ballots.qr import qr_png
 
@@ -48,30 +46,33 @@ local_backend_only = backend_only(LocalFollowBackend, "本站未使用本地关�
 wechat_backend_only = backend_only(wechat.WeChatFollowBackend, "本站未使用微信关注方式")
 
 
-def refuse(request, message: str, status: int) -> HttpResponse:
-    return render_gate(request, "ballots/follow_invalid.html", status=status, message=message)
+def refuse(request, message: str, status: int, next_url: str = "") -> HttpResponse:
+    return render_gate(
+        request, "ballots/follow_invalid.html", status=status, next_url=next_url, message=message
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @local_backend_only
 @cache_control(private=True, no_store=True)
 def follow(request, token: str):
+    next_url = next_page.safe_next(request.POST.get("next") or request.GET.get("next"))
     try:
         nonce = tokens.read_follow_token(token)
     except tokens.TokenError as error:
         status = 410 if "过期" in error.message else 400
-        return refuse(request, error.message, status)
+        return refuse(request, error.message, status, next_url)
     if request.method != "POST":
         if UsedFollowToken.objects.filter(nonce=nonce).exists():
-            return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410)
-        return render(request, "ballots/follow.html", {"token": token})
+            return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410, next_url)
+        return render(request, "ballots/follow.html", {"token": token, "next_url": next_url})
     try:
         follower = confirm_follow(nonce, network.client_address(request.META))
     except FollowLinkSpent:
-        return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410)
+        return refuse(request, "这个关注链接已经用过了。请重新扫码。", 410, next_url)
     except budget.TooManyFollows as refusal:
-        return refuse(request, refusal.message, refusal.status_code)
-    return remember(redirect(reverse("ballots:vote")), follower)
+        return refuse(request, refusal.message, refusal.status_code, next_url)
+    return remember(redirect(next_url), follower)
 
 
 @require_safe
@@ -83,7 +84,21 @@ def follow_qr(request, token: str):
         tokens.read_follow_token(token)
     except tokens.TokenError:
         raise Http404("二维码已过期") from None
-    return HttpResponse(qr_png(follow_url(request, token)), content_type="image/png")
+    next_url = next_page.safe_next(request.GET.get("next"))
+    return HttpResponse(qr_png(follow_url(request, token, next_url)), content_type="image/png")
+
+
+WECHAT_REFUSALS = {
+    wechat_api.CodeRefused: (
+        "微信的登录码已失效（可能已用过，或超过了 5 分钟）。请点击下方按钮重新开始。",
+        400,
+    ),
+    wechat_api.ForeignOpenid: (
+        "微信没有确认您是“{account}”公众号的用户。请在微信中打开“{account}”公众号，"
+        "从公众号里的投票链接重新进入。",
+        403,
+    ),
+}
 
 
 @require_safe
@@ -91,21 +106,44 @@ def follow_qr(request, token: str):
 @cache_control(private=True, no_store=True)
 def wechat_callback(request):
     """Where WeChat's authorise page sends the visitor back, with `code` and `state`."""
+    state = request.GET.get("state", "")
+    bound_state, next_url = wechat.read_flow(request, state)
+    if wechat.completed_before(state, get_backend().get_follower(request)):
+        return redirect(next_url)  # a reload of a callback that already succeeded
     try:
         follower = wechat.complete_authorisation(
-            request.GET.get("state", ""),
+            state,
             request.GET.get("code", ""),
             network.client_address(request.META),
+            bound_state,
         )
     except (wechat.CallbackRefused, budget.TooManyFollows) as refusal:
-        context = {"message": refusal.message}
-        return render(request, "ballots/wechat_refused.html", context, status=refusal.status_code)
+        return wechat_refused(request, refusal.message, refusal.status_code, next_url)
     except wechat.NotSubscribed:
-        return render(request, "ballots/wechat_gate.html", wechat.qr_context())
-    except WeChatUnavailable as error:
-        wechat.log_unavailable(error)
-        return render(request, "ballots/wechat_unavailable.html", status=503)
-    return wechat.remember(redirect(reverse("ballots:vote")), follower)
+        context = wechat.qr_context() | {"next_url": next_url}
+        return render(request, "ballots/wechat_gate.html", context)
+    except wechat_api.WeChatError as error:
+        wechat.log_failure(error)
+        return wechat_failure(request, error, next_url)
+    return wechat.remember(redirect(next_url), follower)
+
+
+def wechat_failure(request, error: wechat_api.WeChatError, next_url: str) -> HttpResponse:
+    """What the visitor is told when WeChat says no: start again or open it in WeChat
+    (their flow), the site is not set up (500: "try later" would not help), or WeChat
+    is unavailable (503, the only outage)."""
+    if type(error) in WECHAT_REFUSALS:
+        message, status = WECHAT_REFUSALS[type(error)]
+        message = message.format(account=settings.CASEVOTE_OFFICIAL_ACCOUNT_NAME)
+        return wechat_refused(request, message, status, next_url)
+    if isinstance(error, wechat_api.Misconfigured):
+        return render(request, "ballots/wechat_misconfigured.html", status=500)
+    return render(request, "ballots/wechat_unavailable.html", status=503)
+
+
+def wechat_refused(request, message: str, status: int, next_url: str) -> HttpResponse:
+    context = {"message": message, "next_url": next_url}
+    return render(request, "ballots/wechat_refused.html", context, status=status)
 
 
 def text(body: str, status: int = 200) -> HttpResponse:
@@ -155,3 +193,18 @@ def wechat_qr(request):
     if settings.CASEVOTE_WECHAT_QR_URL:
         return HttpResponse(_qr_for(settings.CASEVOTE_WECHAT_QR_URL), content_type="image/png")
     raise Http404("没有配置公众号二维码")
+
+
+@require_safe
+@wechat_backend_only
+@cache_control(public=True, max_age=3600)
+def wechat_verify_file(request, name: str):
+    """The account's MP_verify_*.txt (CASEVOTE_WECHAT_VERIFY_FILE), at the root of the
+    site, as WeChat asks when the 网页授权域名 is set; any other name is a 404."""
+    path = Path(settings.CASEVOTE_WECHAT_VERIFY_FILE or ".")
+    if not settings.CASEVOTE_WECHAT_VERIFY_FILE or path.name != name:
+        raise Http404("没有这个文件")
+    try:
+        return HttpResponse(path.read_bytes(), content_type="text/plain")
+    except OSError:
+        raise Http404("没有这个文件") from None

@@ -2,10 +2,16 @@
 
 Inside WeChat's browser, a visitor without an identity is sent to WeChat's
 authorise page (scope `snsapi_base`: silent, no consent screen) with a signed,
-single-use `state`. WeChat sends them back to `/wechat/callback/` with a `code`,
-which the server exchanges for their `openid`, then asks `cgi-bin/user/info`
+single-use `state`, which is also put in a short-lived cookie of this browser (with
+the page to come back to). WeChat sends them back to `/wechat/callback/` on the site's
+public origin (CASEVOTE_PUBLIC_ORIGIN, never the request's Host) with a `code`; a
+callback whose state is not this browser's is refused (login CSRF, RFC 6749 §10.12:
+an attacker's unused callback URL must not sign someone else in as the attacker).
+The server exchanges the code for the `openid`, then asks `cgi-bin/user/info`
 whether that openid follows the account. A follower is keyed by openid and
 remembered in the same signed cookie as the local gate's.
+
+All the WeChat calls of one request share one deadline (wechat_api.deadline).
 
 When a ballot is cast the subscription is asked again (a positive answer is reused
 for CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS), so an unfollow after the gate
@@ -13,11 +19,13 @@ stops voting. WeChat failing to answer is never taken as "following".
 """
 
 import hashlib
+import json
 import logging
 from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
@@ -25,13 +33,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from ballots import identity, network, tokens
 from ballots.errors import FollowCheckUnavailable
-from ballots.follow import budget, wechat_api
+from ballots.follow import budget, next_page, wechat_api
 from ballots.follow.base import FollowBackend
 from ballots.follow.events import Event
-from ballots.follow.wechat_api import Subscription, WeChatUnavailable
+from ballots.follow.wechat_api import Misconfigured, Subscription, WeChatError
 from ballots.models import Follower, FollowEvent, UsedFollowToken
 from ballots.retention import PSEUDONYM_PREFIX
 from casevote.errors import Refusal
@@ -41,6 +50,11 @@ logger = logging.getLogger(__name__)
 WECHAT_UA_MARKER = "MicroMessenger"
 UNAVAILABLE_MESSAGE = "微信服务暂时不可用，请稍后再试。"
 CODE_PREFIX = "wc"
+FLOW_COOKIE = "cv_wxflow"
+FLOW_SALT = "casevote.wechat-flow"
+FLOW_PATH = "/wechat/"
+FLOWS_KEPT = 3
+CONFIG_LOG_SECONDS = 3600  # a configuration error is logged loudly once an hour
 
 
 class WeChatFollowBackend(FollowBackend):
@@ -50,7 +64,10 @@ class WeChatFollowBackend(FollowBackend):
         """In WeChat: off to the authorise page. Elsewhere: "open this in WeChat"."""
         if not in_wechat(request):
             return render(request, "ballots/wechat_open.html", qr_context())
-        return redirect(authorize_url(request))
+        state = tokens.make_wechat_state()
+        response = redirect(authorize_url(request, state))
+        bind_flow(response, request, state, next_page.here(request))
+        return response
 
     def still_following(self, follower: Follower) -> bool:
         if follower.key.startswith(PSEUDONYM_PREFIX):
@@ -58,9 +75,10 @@ class WeChatFollowBackend(FollowBackend):
         if caches["shared"].get(_following_key(follower.key)):
             return True
         try:
-            answer = wechat_api.subscription(follower.key)
-        except WeChatUnavailable as error:
-            log_unavailable(error)
+            with wechat_api.deadline():
+                answer = wechat_api.subscription(follower.key)
+        except WeChatError as error:
+            log_failure(error)
             raise FollowCheckUnavailable(
                 UNAVAILABLE_MESSAGE + "这次投票没有记录，您的选择已保留。"
             ) from None
@@ -73,19 +91,70 @@ def in_wechat(request: HttpRequest) -> bool:
 
 
 def callback_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("ballots:wechat_callback"))
+    """The callback on the site's public origin: its host is the 网页授权域名 WeChat
+    checks. Only a site without CASEVOTE_PUBLIC_ORIGIN (development; `check --deploy`
+    reports it) falls back to the request's own host."""
+    origin = settings.CASEVOTE_PUBLIC_ORIGIN or f"{request.scheme}://{request.get_host()}"
+    return origin + reverse("ballots:wechat_callback")
 
 
-def authorize_url(request: HttpRequest) -> str:
-    """WeChat's authorise page for this site, with a fresh state (parameter order is WeChat's)."""
+def authorize_url(request: HttpRequest, state: str) -> str:
+    """WeChat's authorise page for this site (parameter order is WeChat's)."""
     params = {
         "appid": settings.CASEVOTE_WECHAT_APP_ID,
         "redirect_uri": callback_url(request),
         "response_type": "code",
         "scope": "snsapi_base",
-        "state": tokens.make_wechat_state(),
+        "state": state,
     }
     return f"{settings.CASEVOTE_WECHAT_AUTHORIZE_URL}?{urlencode(params)}#wechat_redirect"
+
+
+def bind_flow(response: HttpResponse, request: HttpRequest, state: str, next_url: str) -> None:
+    """Remember in this browser which states it was sent off with, each with the page it
+    came from (the last FLOWS_KEPT: a visitor may start in two tabs).
+
+    Only the callback (under /wechat/) receives the cookie; SameSite=Lax still sends it
+    on the top-level redirect back from WeChat's authorise page."""
+    flows = [[state, next_url]] + [list(flow) for flow in read_flows(request).items()]
+    value = signing.dumps(flows[:FLOWS_KEPT], salt=FLOW_SALT, compress=True)
+    response.set_cookie(
+        FLOW_COOKIE,
+        value,
+        max_age=settings.CASEVOTE_FOLLOW_LINK_MAX_AGE,
+        path=FLOW_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.CASEVOTE_SECURE_COOKIES,
+    )
+
+
+def read_flows(request: HttpRequest) -> dict[str, str]:
+    """The states this browser was sent off with, each with the page to return to."""
+    try:
+        flows = signing.loads(
+            request.COOKIES.get(FLOW_COOKIE, ""),
+            salt=FLOW_SALT,
+            max_age=settings.CASEVOTE_FOLLOW_LINK_MAX_AGE,
+        )
+    except (signing.BadSignature, json.JSONDecodeError):
+        return {}
+    if not isinstance(flows, list):
+        return {}
+    return {
+        str(flow[0]): next_page.safe_next(str(flow[1]))
+        for flow in flows
+        if isinstance(flow, list) and len(flow) == 2
+    }
+
+
+def read_flow(request: HttpRequest, state: str) -> tuple[str, str]:
+    """The state as this browser was sent off with it ("" if it was not), and the page
+    to return to."""
+    for bound, next_url in read_flows(request).items():
+        if constant_time_compare(bound, state):
+            return bound, next_url
+    return "", next_page.safe_next(None)
 
 
 def qr_context() -> dict:
@@ -93,12 +162,40 @@ def qr_context() -> dict:
     return {"account_qr": configured}
 
 
-def log_unavailable(error: WeChatUnavailable) -> None:
-    logger.warning(
-        "WeChat API unavailable: endpoint=%s errcode=%s reason=%s",
+CONFIG_HINTS = {
+    40001: "CASEVOTE_WECHAT_APP_SECRET is not this account's AppSecret",
+    40125: "CASEVOTE_WECHAT_APP_SECRET is not this account's AppSecret",
+    40013: "CASEVOTE_WECHAT_APP_ID is not the account's AppID",
+    40164: "this server's address is not on the account's IP whitelist",
+    40243: "the account's AppSecret is frozen",
+    48001: "the account has no permission for this API: web authorisation needs a "
+    "verified service account (认证服务号)",
+}
+
+
+def log_failure(error: WeChatError) -> None:
+    """An outage is a warning; a configuration error is an ERROR, once an hour per
+    errcode (every visitor meets it until an administrator fixes it)."""
+    if not isinstance(error, Misconfigured):
+        logger.warning(
+            "WeChat API %s: endpoint=%s errcode=%s reason=%s",
+            "unavailable" if isinstance(error, wechat_api.WeChatUnavailable) else "refused",
+            error.endpoint,
+            error.errcode,
+            error.reason,
+        )
+        return
+    first = caches["shared"].add(
+        f"casevote:wechat:config-logged:{error.errcode}", 1, CONFIG_LOG_SECONDS
+    )
+    logger.log(
+        logging.ERROR if first else logging.INFO,
+        "WeChat refuses the account's configuration: endpoint=%s errcode=%s reason=%s (%s; "
+        "README: WeChat follow backend)",
         error.endpoint,
         error.errcode,
         error.reason,
+        CONFIG_HINTS.get(error.errcode, "see WeChat's global error codes"),
     )
 
 
@@ -201,7 +298,8 @@ def record_unfollow(openid: str, at: datetime) -> None:
 
 
 class CallbackRefused(Refusal):
-    """A callback that is tampered with, expired or replayed; `message` is for people."""
+    """A callback that is tampered with, expired, replayed or not this browser's;
+    `message` is for people."""
 
 
 class NotSubscribed(Exception):
@@ -213,13 +311,31 @@ def code_key(code: str) -> str:
     return CODE_PREFIX + hashlib.sha256(code.encode()).hexdigest()[:30]
 
 
-def spend(state: str, code: str, now: datetime) -> list[str]:
+NOT_THIS_BROWSER = (
+    "这个登录链接不是从您的浏览器发起的，为了您的安全，本站没有使用它。"
+    "请点击下方按钮，从投票页面重新开始。"
+)
+
+
+def completed_before(state: str, follower: Follower | None) -> bool:
+    """Whether this browser's follower already came through with `state` (a reload of
+    a successful callback: it lands on the ballot, not on "already used")."""
+    match = tokens.WECHAT_STATE_PATTERN.match(state or "")
+    if follower is None or not match:
+        return False
+    return UsedFollowToken.objects.filter(nonce=match.group(1), follower=follower).exists()
+
+
+def spend(state: str, code: str, now: datetime, bound_state: str = "") -> list[str]:
     """Mark the state and the code used, before asking WeChat: a replay fails here,
-    in the database (primary keys), whichever worker receives it."""
+    in the database (primary keys), whichever worker receives it. A state that is not
+    the one this browser was sent off with (`bound_state`) is refused unspent."""
     try:
         nonce = tokens.read_wechat_state(state, now)
     except tokens.TokenError as error:
         raise CallbackRefused(error.message) from None
+    if not bound_state or not constant_time_compare(state, bound_state):
+        raise CallbackRefused(NOT_THIS_BROWSER, 403)
     if not code or len(code) > 128:
         raise CallbackRefused("登录信息无效。请重新打开投票页面。")
     spent = [nonce, code_key(code)]
@@ -233,15 +349,16 @@ def spend(state: str, code: str, now: datetime) -> list[str]:
 
 
 def complete_authorisation(
-    state: str, code: str, address: network.IPAddress | None = None
+    state: str, code: str, address: network.IPAddress | None = None, bound_state: str = ""
 ) -> Follower:
     """The follower a WeChat callback proves, or CallbackRefused / NotSubscribed /
-    WeChatUnavailable. Only a subscribed openid creates (or finds) a Follower; a new
+    WeChatError. Only a subscribed openid creates (or finds) a Follower; a new
     one counts against its address's hourly budget (TooManyFollows)."""
     now = timezone.now()
-    spent = spend(state, code, now)
-    openid = wechat_api.openid_for_code(code)
-    answer = wechat_api.subscription(openid)
+    spent = spend(state, code, now, bound_state)
+    with wechat_api.deadline():
+        openid = wechat_api.openid_for_code(code)
+        answer = wechat_api.subscription(openid)
     record_subscription(answer, now)
     if not answer.subscribed:
         raise NotSubscribed

@@ -3,7 +3,7 @@ editor's CSV batch published and opened by the committee."""
 
 import io
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import zxingcpp
 from django.core.management import call_command
@@ -21,9 +21,11 @@ def qr_link(page) -> str:
 
 
 def follow(page, shot=None) -> None:
-    """On the gate: open the link the QR code encodes and confirm, landing on the ballot."""
+    """On the gate: open the link the QR code encodes and confirm, landing back on the
+    ballot the gate interrupted (a batch's own page carries it as `next`)."""
+    came_from = urlsplit(page.url).path
     link = qr_link(page)
-    assert re.fullmatch(r"https?://[^/]+/follow/[^/]+/", link), link
+    assert re.fullmatch(r"https?://[^/]+/follow/[^/]+/(\?next=[^&]+)?", link), link
     # The same link is offered to tap, for a visitor already on their phone.
     assert (
         page.get_by_role("link", name=re.compile("关注.*并返回投票")).get_attribute("href") == link
@@ -32,7 +34,7 @@ def follow(page, shot=None) -> None:
     if shot:
         shot(page, "follow")
     page.get_by_role("button", name="确认（演示）并返回投票").tap()
-    page.wait_for_url("**/vote/")
+    page.wait_for_url(f"**{came_from}")
 
 
 def choose(page, *numbers: str) -> None:
