@@ -211,3 +211,29 @@ def test_a_ballot_without_a_device_cookie_is_a_device_of_its_own():
 
     assert len(set(poll.device)) == 4  # three of their own, one shared
     assert list(poll.by_network.items()) == [] and list(poll.by_subnet.items()) == []
+
+
+def test_a_follower_who_changes_device_cookie_is_counted_on_the_last_one():
+    """Device reuse counts each follower on the device of their last ballot; an
+    earlier ballot's device that no follower ended on counts no accounts (this raised
+    KeyError before)."""
+    start = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    records = [
+        BallotRecord(
+            id=n,
+            cast_at=start + timedelta(hours=n),
+            follower_id=n % 40,
+            followed_at=start - timedelta(days=3),
+            ip_network=f"10.0.{n % 9}.1",
+            ip_subnet=f"10.0.{n % 9}.0/24",
+            user_agent="Mozilla/5.0 MicroMessenger/8.0",
+            device_id=f"old-{n}" if n < 40 else f"new-{n % 40}",
+            form_served_at=start + timedelta(hours=n, seconds=-40),
+            cases=(31 + n % 3,),
+        )
+        for n in range(80)
+    ]
+
+    reports = detect(records, [31, 32, 33])
+
+    assert sorted(r.total for r in reports) == [26, 27, 27]
