@@ -47,6 +47,7 @@ class GrowthPoint:
     ballots: int
     seconds: float
     peak_rss_mb: float
+    cpu_seconds: float  # the process's user + system time: steadier than wall on a busy machine
     seeded_seconds: float  # seeding this database before the run (0 when kept)
     output: str
 
@@ -108,8 +109,9 @@ def seed(settings: dict[str, str], size: int) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def run_detector(settings: dict[str, str]) -> tuple[float, float, str]:
-    """`detect_brushing --store` as the scheduler runs it: (seconds, peak RSS MB, output)."""
+def run_detector(settings: dict[str, str]) -> tuple[float, float, float, str]:
+    """`detect_brushing --store` as the scheduler runs it: (seconds, peak RSS MB, CPU
+    seconds, output)."""
     command = [sys.executable, "manage.py", "detect_brushing", "--batch", str(BATCH_NUMBER)]
     started = time.monotonic()
     process = subprocess.Popen(  # noqa: S603 (our own manage.py)
@@ -123,7 +125,8 @@ def run_detector(settings: dict[str, str]) -> tuple[float, float, str]:
     _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"detect_brushing --store failed: {output}")
-    return round(time.monotonic() - started, 1), round(usage.ru_maxrss / 1024, 1), output
+    cpu = round(usage.ru_utime + usage.ru_stime, 1)
+    return round(time.monotonic() - started, 1), round(usage.ru_maxrss / 1024, 1), cpu, output
 
 
 def stored_ballots(output: str) -> int:
@@ -146,11 +149,11 @@ def measure_growth(server_url: str, settings_for, sizes: tuple[int, ...], log=pr
         seeded_seconds = seed(settings, size)
         seeded.add(size)
         log(f"detector growth: detect_brushing --store over {size:,} ballots")
-        seconds, peak, output = run_detector(settings)
+        seconds, peak, cpu, output = run_detector(settings)
         points.append(
-            GrowthPoint(size, stored_ballots(output), seconds, peak, seeded_seconds, output)
+            GrowthPoint(size, stored_ballots(output), seconds, peak, cpu, seeded_seconds, output)
         )
-        log(f"  {output} — {seconds} s, peak RSS {peak} MB")
+        log(f"  {output} — {seconds} s ({cpu} s CPU), peak RSS {peak} MB")
     return growth_report(points)
 
 
@@ -165,6 +168,8 @@ def growth_report(points: list[GrowthPoint]) -> dict:
             row["ballots_x"] = round(scale, 2)
             row["seconds_x"] = round(point.seconds / first.seconds, 2) if first.seconds else None
             row["peak_rss_x"] = round(point.peak_rss_mb / first.peak_rss_mb, 2)
+            cpu = first.cpu_seconds
+            row["cpu_x"] = round(point.cpu_seconds / cpu, 2) if cpu else None
             row["us_per_ballot"] = round(point.seconds / point.ballots * 1e6, 1)
         rows.append(row)
     return {
@@ -192,12 +197,14 @@ def print_growth(growth: dict | None) -> None:
         return
     print("\nBrushing detector (detect_brushing --store) by number of ballots:")
     print(
-        f"{'ballots':>11} {'seconds':>8} {'peak RSS MB':>12} {'µs/ballot':>10} {'× time':>7} {'× RSS':>6}"
+        f"{'ballots':>11} {'seconds':>8} {'CPU s':>7} {'peak RSS MB':>12} {'µs/ballot':>10}"
+        f" {'× time':>7} {'× CPU':>6} {'× RSS':>6}"
     )
     for p in points:
         print(
-            f"{p['ballots']:>11,} {p['seconds']:>8.1f} {p['peak_rss_mb']:>12.0f}"
-            f" {p.get('us_per_ballot', 0):>10.1f} {p.get('seconds_x') or 0:>7.2f}"
+            f"{p['ballots']:>11,} {p['seconds']:>8.1f} {p.get('cpu_seconds', 0):>7.1f}"
+            f" {p['peak_rss_mb']:>12.0f} {p.get('us_per_ballot', 0):>10.1f}"
+            f" {p.get('seconds_x') or 0:>7.2f} {p.get('cpu_x') or 0:>6.2f}"
             f" {p.get('peak_rss_x') or 0:>6.2f}"
         )
     print(flush=True)

@@ -11,7 +11,9 @@ from bench.detector_growth import GrowthPoint, growth_report, parse_sizes, targe
 
 
 def point(ballots: int, seconds: float, rss: float) -> GrowthPoint:
-    return GrowthPoint(ballots, ballots, seconds, rss, 0.0, f"已保存…：{ballots} 张有效选票，…")
+    return GrowthPoint(
+        ballots, ballots, seconds, rss, seconds / 2, 0.0, f"已保存…：{ballots} 张有效选票，…"
+    )
 
 
 def test_sizes_come_sorted_once_and_default_to_the_three_for_a_full_run():
@@ -28,6 +30,7 @@ def test_growth_is_given_against_the_smallest_size():
 
     small, large = growth["points"]
     assert (large["ballots_x"], large["seconds_x"], large["peak_rss_x"]) == (10.0, 8.0, 3.0)
+    assert large["cpu_x"] == 8.0
     assert (small["us_per_ballot"], large["us_per_ballot"]) == (100.0, 80.0)
     assert growth["target"] == {"ballots": 1_000_000, "max_peak_rss_mb": 350}
 
