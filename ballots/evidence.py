@@ -1,11 +1,13 @@
 """Loading the detector's input from the database, and running it for a batch.
 
-`ballots.detection` is pure; this is the one place that turns ballots into
-`BallotRecord`s. Two streamed queries — ballots joined to their follower's follow
-and unfollow times, then choice rows as (ballot id, case number) — so it stays
-linear and fast for hundreds of thousands of ballots. Repeated strings (user agents, networks,
-device ids) are shared, which keeps a million records in memory affordable; a
-follower's unfollow time is one datetime for all their ballots (most have none).
+`ballots.detection` is pure; this is the one place that reads its input from the
+database. `load_columns` is what the detector and the stored runs read: compact
+columns (ballots/detection/columns.py), a million ballots in tens of MB, from two
+streamed queries (the ballots in cast order, device cookies numbered by the
+database; then the choice rows in ballot order). `load_records` gives the same
+ballots as `BallotRecord`s, for tests and small polls: ballots joined to their
+follower's follow and unfollow times, then choice rows as (ballot id, case number),
+with repeated strings shared.
 """
 
 from array import array
