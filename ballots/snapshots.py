@@ -51,7 +51,7 @@ def store_run(batch: Batch) -> DetectionRun:
     """Run the detector over the batch's valid ballots and store its reports."""
     started, clock = timezone.now(), time.perf_counter()
     marks = Marks.of(batch)  # before reading, so a ballot cast meanwhile makes it stale
-    records = evidence.load_records(batch)
+    records = evidence.load_columns(batch)
     reports = detection.detect(records, evidence.case_numbers(batch))
     return DetectionRun.objects.create(
         batch=batch,

@@ -56,6 +56,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as bench/run.py: the site's apps and tools/ live there
 
+from bench import detector_growth  # noqa: E402
 from tools import harness  # noqa: E402
 
 BENCH = REPO / "bench"
@@ -130,6 +131,8 @@ class Options:
     pg_root: str
     pg_port: int
     anchors: bool = True
+    detector_sizes: tuple[int, ...] = ()  # bench/detector_growth.py
+    detector_only: bool = False
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "poster", "ballot", "results", "monitoring")
@@ -176,6 +179,14 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument(
         "--pg-port", type=int, default=PG_PORT, help=f"the cluster's port ({PG_PORT})"
     )
+    parser.add_argument(
+        "--detector-sizes",
+        help="detect_brushing --store at these ballot counts, each in a database of its own "
+        f"(default {detector_growth.FULL_SIZES}; none with --quick); see bench/detector_growth.py",
+    )
+    parser.add_argument(
+        "--detector-only", action="store_true", help="only the detector's growth, no HTTP runs"
+    )
     args = parser.parse_args(argv)
     endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
     unknown = sorted(set(endpoints) - set(ENDPOINTS))
@@ -204,6 +215,8 @@ def parse_args(argv: list[str]) -> Options:
         pg_root=args.pg_root,
         pg_port=args.pg_port,
         anchors=not args.no_anchors,
+        detector_sizes=detector_growth.sizes_option(args.detector_sizes, args.quick),
+        detector_only=args.detector_only,
     )
 
 
@@ -1050,6 +1063,7 @@ def write_results(
     caches: list[dict] | None = None,
     budget_lock: dict | None = None,
     anchors: dict | None = None,
+    growth: dict | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
     settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + options.pg_root + ")"
@@ -1070,6 +1084,7 @@ def write_results(
         "caches": caches or [],
         "budget_lock": budget_lock,
         "anchors": anchors,
+        "detector_growth": growth,
     }
     RESULTS_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     log(f"wrote {RESULTS_FILE.relative_to(REPO)}")
@@ -1380,6 +1395,11 @@ def benchmark(options: Options) -> int:
             harness.drop_database(cluster.start())
         database_url = cluster.start()
         env = server_env(database_url, options)
+        growth = detector_growth.measure_growth(
+            database_url, lambda url: server_env(url, options), options.detector_sizes, log
+        )
+        if options.detector_only:
+            return detector_growth.report_alone(growth, RESULTS_FILE)
         setup_django(env)
         log("migrate, collectstatic, load batch 2, open voting, results live")
         batch_id = prepare_site(env)
@@ -1460,9 +1480,11 @@ def benchmark(options: Options) -> int:
         budget_lock = measure_budget_lock(runs.get("ballot"), options.workers)
         ballots_held = seed.ballots_in_batch if seed else 0
         goals = targets(runs, check, ballots_held, options.connections, anchor_runs)
+        goals += [Target(*row) for row in [detector_growth.target_row(growth)] if row]
         print_table(list(runs.values()), goals, list(anchor_runs.values()))
         print_beside(list(runs.values()), anchor_runs)
         print_caches(caches)
+        detector_growth.print_growth(growth)
         if check is not None and not check.ok:
             print(f"!!! BALLOT MISMATCH: {check.message} !!!\n", flush=True)
         if anchors is not None and anchors.vote_check and not anchors.vote_check.ok:
@@ -1479,6 +1501,7 @@ def benchmark(options: Options) -> int:
             caches,
             budget_lock,
             anchors.report() if anchors is not None else None,
+            growth,
         )
         return 0
     finally:

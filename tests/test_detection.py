@@ -176,14 +176,14 @@ def test_honest_voters_who_unfollow_now_and_then_do_not_score(poll):
     unfollowed = sum(at is not None for at in honest.values())
     print(f"\n{unfollowed} of {len(honest)} honest voters unfollowed before the poll's end")
     assert 0 < unfollowed / len(honest) < 0.03
-    assert any(quick.quick_unfollow[i] for i, r in enumerate(quick.records) if r.id not in others)
+    assert any(quick.quick_unfollow[i] for i, id in enumerate(quick.ids) if id not in others)
 
     for number in set(numbers) - scenario.attacked_cases:
         honest = Slice.of(quick, number, quick.by_case[number])
         assert quick_unfollow(honest).score == 0, number
     for trap in (scenario.village_case, scenario.viral_case):
         for found in by_case(detect(records, numbers))[trap].slices:
-            indices = [i for i, r in enumerate(quick.records) if r.id in set(found.ballot_ids)]
+            indices = [i for i, id in enumerate(quick.ids) if id in set(found.ballot_ids)]
             assert quick_unfollow(Slice.of(quick, trap, indices)).score == 0
 
 

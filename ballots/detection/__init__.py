@@ -1,8 +1,10 @@
 """Brushing (刷票) detection: pure functions over ballot records, with figures and reasons.
 
 The design (../shared/design/vote-integrity.md, "Detection: localise, then
-characterise") in code. No ORM here: `ballots.evidence.load_records` reads the
-records and `detect(records, case_numbers)` reports on every case. The detector
+characterise") in code. No ORM here: `ballots.evidence.load_columns` reads the
+ballots as compact columns (columns.py; `load_records` as `BallotRecord`s, which
+`detect` turns into the same columns) and `detect(ballots, case_numbers)` reports on
+every case. The detector
 never decides; it points the committee at slices of ballots and says why, in numbers.
 
 1. Localise (selectors.py). For each case, pick out suspect slices of its ballots:
@@ -29,6 +31,7 @@ judgement rather than tuned for.
 The modules, in the order detect() uses them:
 - thresholds.py: every number the detector decides with, and DETECTOR_VERSION;
 - records.py: BallotRecord in, CaseReport out, and the reports' JSON round trip;
+- columns.py: the ballots as arrays, a few dozen bytes each (what a million costs);
 - poll.py: the poll indexed once, per-ballot facts and baselines;
 - selectors.py and traits.py: where to look; measures.py: what is measured;
   verdicts.py: what it adds up to; figures.py: the evidence page's histograms, addresses and ranks;

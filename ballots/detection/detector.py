@@ -6,12 +6,11 @@ case's report around its deciding slice.
 """
 
 import gc
-from collections import Counter
 from collections.abc import Iterable
 from contextlib import contextmanager
-from operator import attrgetter
 
 from ballots.detection import figures, selectors, text
+from ballots.detection.columns import Columns
 from ballots.detection.poll import Poll
 from ballots.detection.records import (
     CLEAN,
@@ -23,7 +22,6 @@ from ballots.detection.records import (
     HourBin,
     SuspectSlice,
 )
-from ballots.detection.thresholds import TIME_ZONE
 from ballots.detection.traits import TraitTable
 from ballots.detection.verdicts import (
     Evaluation,
@@ -36,8 +34,13 @@ from ballots.detection.verdicts import (
 VERDICT_ORDER = {FLAGGED: 0, CO_SELECTED: 1, WATCH: 2, CLEAN: 3}
 
 
-def detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list[CaseReport]:
-    """A report for every case, most suspicious first (flagged, then by score)."""
+def detect(
+    records: Columns | Iterable[BallotRecord], case_numbers: Iterable[int]
+) -> list[CaseReport]:
+    """A report for every case, most suspicious first (flagged, then by score).
+
+    The ballots come as `Columns` (a large poll: `ballots.evidence.load_columns`) or
+    as `BallotRecord`s, which are made into columns first; both give the same reports."""
     with _collector_paused():
         return _detect(records, case_numbers)
 
@@ -59,7 +62,9 @@ def _collector_paused():
             gc.enable()
 
 
-def _detect(records: Iterable[BallotRecord], case_numbers: Iterable[int]) -> list[CaseReport]:
+def _detect(
+    records: Columns | Iterable[BallotRecord], case_numbers: Iterable[int]
+) -> list[CaseReport]:
     poll = Poll(records)
     numbers = sorted(set(case_numbers) | set(poll.by_case))
     totals = {number: len(poll.by_case.get(number, [])) for number in numbers}
@@ -123,7 +128,7 @@ def _case_report(
     shown = deciding.indices if deciding else poll.by_case.get(number, [])
     without, rank_without = totals[number], ranks[number]
     if deciding:
-        removed = Counter(n for i in deciding.indices for n in poll.records[i].cases)
+        removed = poll.case_counts(deciding.indices)
         remaining = {n: total - removed.get(n, 0) for n, total in totals.items()}
         without, rank_without = remaining[number], figures.ranks(remaining)[number]
     return CaseReport(
@@ -136,12 +141,12 @@ def _case_report(
         slices=[_suspect_slice(poll, e) for e in evaluated],
         hourly=hourly,
         top_ips=figures.top_addresses(
-            poll, poll.by_network, attrgetter("ip_network"), number, shown
+            poll, poll.by_network, poll.network, poll.columns.networks, number, shown
         ),
         top_subnets=figures.top_addresses(
-            poll, poll.by_subnet, attrgetter("ip_subnet"), number, shown
+            poll, poll.by_subnet, poll.subnet, poll.columns.subnets, number, shown
         ),
-        user_agents=len({poll.records[i].user_agent for i in shown}),
+        user_agents=len({poll.agent[i] for i in shown}),
         devices=len({poll.device[i] for i in shown}),
         gap_histogram=figures.gap_histogram(poll, shown),
         co_selected=riders,
@@ -160,8 +165,8 @@ def _suspect_slice(poll: Poll, evaluation: Evaluation) -> SuspectSlice:
     return SuspectSlice(
         kind=evaluation.kind,
         description=evaluation.description,
-        ballot_ids=[poll.records[i].id for i in indices],
-        start=poll.records[indices[0]].cast_at.astimezone(TIME_ZONE),
-        end=poll.records[indices[-1]].cast_at.astimezone(TIME_ZONE),
+        ballot_ids=[poll.ids[i] for i in indices],
+        start=poll.cast_at(indices[0]),
+        end=poll.cast_at(indices[-1]),
         score=evaluation.score,
     )

@@ -1,32 +1,36 @@
 """The evidence page's figures for a set of ballots: where they came from, how they
 were spaced, how long after following they were cast, and the case's rank."""
 
+import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 from ballots.detection import text
-from ballots.detection.poll import Poll
-from ballots.detection.records import BallotRecord
+from ballots.detection.columns import BLANK, Strings
+from ballots.detection.poll import Groups, Poll
 from ballots.detection.thresholds import FOLLOW_LAG_EDGES, GAP_EDGES, TOP_ADDRESSES
 
 
 def top_addresses(
     poll: Poll,
-    groups: dict[str, list[int]],
-    key_of: Callable[[BallotRecord], str],
+    groups: Groups,
+    codes: Sequence[int],
+    names: Strings,
     number: int,
     indices: Sequence[int],
 ) -> list[tuple[str, int, float]]:
     """The addresses most of these ballots came from: (address, all its ballots in the
-    poll, the share of those that include the case)."""
-    counts = Counter(key_of(poll.records[i]) for i in indices)
-    counts.pop("", None)
+    poll, the share of those that include the case). `codes` is the poll's column of
+    address (or /24) codes, `names` their strings."""
+    counts = Counter(codes[i] for i in indices)
+    counts.pop(BLANK, None)
+    has, cases = poll.has_case(number), poll.cases
     rows = []
     for key, _ in counts.most_common(TOP_ADDRESSES):
         ballots = groups[key]
-        including = sum(number in poll.records[i].cases for i in ballots)
-        rows.append((key, len(ballots), round(including / len(ballots), 3)))
+        including = sum(has[cases[i]] for i in ballots)
+        rows.append((names[key], len(ballots), round(including / len(ballots), 3)))
     return rows
 
 
@@ -37,12 +41,13 @@ def gap_histogram(poll: Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
 
 
 def follow_lag_histogram(poll: Poll, indices: Sequence[int]) -> list[tuple[str, int]]:
-    """Seconds from following to voting; a last row for followers with no follow time."""
+    """Seconds from following to voting; a last row for followers with no follow time
+    (NaN in `Poll.follow_lag`)."""
     lags = [poll.follow_lag[i] for i in indices]
     rows = _histogram(
-        (lag for lag in lags if lag is not None), FOLLOW_LAG_EDGES, text.FOLLOW_LAG_LABELS
+        (lag for lag in lags if not math.isnan(lag)), FOLLOW_LAG_EDGES, text.FOLLOW_LAG_LABELS
     )
-    unknown = sum(lag is None for lag in lags)
+    unknown = sum(map(math.isnan, lags))
     return rows + [(text.UNKNOWN_LAG, unknown)] if unknown else rows
 
 

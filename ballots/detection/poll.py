@@ -15,14 +15,15 @@ import math
 import random
 import statistics
 from array import array
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
-from itertools import pairwise
-from operator import attrgetter, itemgetter
+from itertools import accumulate, compress, pairwise, repeat
+from operator import add, eq, floordiv, ge, gt, itemgetter, mod, sub, truediv
 
+from ballots.detection.columns import BLANK, MISSING, Columns, moment
 from ballots.detection.records import BallotRecord
 from ballots.detection.thresholds import (
     CO_CHOSEN_MIN_BALLOTS,
@@ -47,6 +48,45 @@ from ballots.detection.thresholds import (
     WECHAT_MARKER,
 )
 
+NAN = float("nan")
+HOUR_US = 3_600_000_000
+UTC_OFFSET_HOURS = 8  # TIME_ZONE, Asia/Shanghai: UTC+8 all year
+
+
+class Groups:
+    """Ballot indices grouped by a column of codes (addresses, /24s), BLANK left out:
+    one array of indices ordered by code, and where each code's run ends. A million
+    ballots on as many addresses take 8 bytes each, not a list apiece."""
+
+    def __init__(self, codes: Sequence[int], count: int):
+        sizes = array("i", bytes(4 * count))
+        for code in codes:
+            sizes[code] += 1
+        sizes[BLANK] = 0
+        self.ends = array("i", accumulate(sizes))
+        place = array("i", [0]) + self.ends[:-1]
+        self.indices = array("i", bytes(4 * (self.ends[-1] if count else 0)))
+        for index, code in enumerate(codes):
+            if code != BLANK:
+                self.indices[place[code]] = index
+                place[code] += 1
+
+    def size(self, code: int) -> int:
+        return self.ends[code] - (self.ends[code - 1] if code else 0)
+
+    def __getitem__(self, code: int) -> array:
+        """The code's ballots, in time order."""
+        return self.indices[self.ends[code] - self.size(code) : self.ends[code]]
+
+    def items(self, minimum: int = 1) -> Iterator[tuple[int, array]]:
+        """(code, its ballots) for every code with at least `minimum` ballots, in code
+        order (Columns: the order of first appearance)."""
+        ends, start = self.ends, 0
+        for code, end in enumerate(ends):
+            if end - start >= max(minimum, 1):
+                yield code, self.indices[start:end]
+            start = end
+
 
 @dataclass
 class Crowd:
@@ -63,58 +103,69 @@ class Crowd:
 
 
 class Poll:
-    """The records in time order with every per-ballot fact computed once, and the
-    indexes (by case, address, /24, hour) the selectors need."""
+    """The ballots in time order (`Columns`) with every per-ballot fact computed once,
+    and the indexes (by case, address, /24, hour) the selectors need.
 
-    def __init__(self, records: Iterable[BallotRecord]):
-        self.records = sorted(records, key=lambda r: (r.cast_at, r.id))
-        records = self.records
-        self.size = len(records)
-        self.ts = [r.cast_at.timestamp() for r in records]
+    Built from `Columns` or from `BallotRecord`s (made into columns). Facts are
+    compact columns too: arrays of numbers, and a byte (0/1) per ballot for the
+    yes-or-no ones, so a million ballots take tens of megabytes, not hundreds."""
+
+    def __init__(self, ballots: Columns | Iterable[BallotRecord]):
+        columns = ballots if isinstance(ballots, Columns) else Columns.from_records(ballots)
+        self.columns = columns
+        self.size = size = len(columns)
+        self.ids = columns.id
+        cast = columns.cast
+        # Seconds since the epoch: microseconds / 10**6 is exactly datetime.timestamp().
+        self.ts = array("d", map(truediv, cast, repeat(1_000_000)))
         # Hour buckets on the epoch: Asia/Shanghai is UTC+8 all year, so they are
         # Beijing clock hours.
-        self.hour = [int(t // 3600) for t in self.ts]
-        self.local_hour = [r.cast_at.astimezone(TIME_ZONE).hour for r in records]
-        self.night = [h in NIGHT_HOURS for h in self.local_hour]
-        self.ballot_size = [len(r.cases) for r in records]
-        self.single = [size == 1 for size in self.ballot_size]
-        self.follow_lag = [
-            (r.cast_at - r.followed_at).total_seconds() if r.followed_at else None for r in records
-        ]
-        self.fresh = [lag is not None and lag <= FRESH_FOLLOW_SECONDS for lag in self.follow_lag]
-        self.seconds = [lag is not None and lag < SECONDS_FOLLOW_SECONDS for lag in self.follow_lag]
+        self.hour = array("i", map(int, map(floordiv, self.ts, repeat(3600))))
+        self.local_hour = bytearray(
+            map(mod, map(add, map(floordiv, cast, repeat(HOUR_US)), repeat(UTC_OFFSET_HOURS)),
+                repeat(24))
+        )  # fmt: skip
+        self.night = bytearray(map(NIGHT_HOURS.__contains__, self.local_hour))
+        set_sizes = [len(cases) for cases in columns.case_sets]
+        self.ballot_size = array("i", map(set_sizes.__getitem__, columns.cases))
+        self.single = bytearray(map(eq, self.ballot_size, repeat(1)))
+        # NaN where the follow time is not known.
+        self.follow_lag = array(
+            "d",
+            (
+                (c - f) / 1_000_000 if f != MISSING else NAN
+                for c, f in zip(cast, columns.followed, strict=True)
+            ),
+        )
+        self.fresh = bytearray(map(ge, repeat(FRESH_FOLLOW_SECONDS), self.follow_lag))
+        self.seconds = bytearray(map(gt, repeat(SECONDS_FOLLOW_SECONDS), self.follow_lag))
         # Unfollowed 0–QUICK_UNFOLLOW_SECONDS after this ballot (an unfollow before it
         # was followed by a re-follow, so it is not this ballot's).
-        self.quick_unfollow = [
-            r.unfollowed_at is not None
-            and 0 <= (r.unfollowed_at - r.cast_at).total_seconds() <= QUICK_UNFOLLOW_SECONDS
-            for r in records
-        ]
-        self.non_wechat = [WECHAT_MARKER not in r.user_agent for r in records]
-        # Seconds on the form; an array, since a million floats in a list take 32 bytes each.
-        self.dwell = array("d", [(r.cast_at - r.form_served_at).total_seconds() for r in records])
-        self.fast = [dwell < FAST_DWELL_SECONDS for dwell in self.dwell]
+        self.quick_unfollow = bytearray(
+            u != MISSING and 0 <= (u - c) / 1_000_000 <= QUICK_UNFOLLOW_SECONDS
+            for c, u in zip(cast, columns.unfollowed, strict=True)
+        )
+        wechat = [WECHAT_MARKER not in columns.agents[code] for code in range(len(columns.agents))]
+        self.non_wechat = bytearray(map(wechat.__getitem__, columns.agent))
+        # Seconds on the form.
+        self.dwell = array("d", map(truediv, map(sub, cast, columns.served), repeat(1_000_000)))
+        self.fast = bytearray(map(gt, repeat(FAST_DWELL_SECONDS), self.dwell))
         # The poll's median dwell, from every MEDIAN_STRIDE-th ballot: a baseline needs
         # no more, and sorting a million floats takes a while.
-        self.median_dwell = statistics.median(self.dwell[::MEDIAN_STRIDE]) if records else 0.0
-        self.device = [r.device_id or f"ballot:{r.id}" for r in records]
-        # Plain columns, so that slices read them with C-level `pick`s.
-        self.follower = list(map(attrgetter("follower_id"), records))
-        self.subnet = list(map(attrgetter("ip_subnet"), records))
-        self.agent = list(map(attrgetter("user_agent"), records))
-        self.by_case: dict[int, list[int]] = defaultdict(list)
-        self.by_network: dict[str, list[int]] = defaultdict(list)
-        self.by_subnet: dict[str, list[int]] = defaultdict(list)
-        for index, record in enumerate(records):
-            for number in record.cases:
-                self.by_case[number].append(index)
-            if record.ip_network:
-                self.by_network[record.ip_network].append(index)
-            if record.ip_subnet:
-                self.by_subnet[record.ip_subnet].append(index)
+        self.median_dwell = statistics.median(self.dwell[::MEDIAN_STRIDE]) if size else 0.0
+        # Codes, compared and counted only (Columns: a device per ballot without one).
+        self.device = columns.device
+        self.follower = columns.follower
+        self.subnet = columns.subnet
+        self.network = columns.network
+        self.agent = columns.agent
+        self.cases = columns.cases  # each ballot's set of cases (a code)
+        self.by_case = self._by_case()
+        self.by_network = Groups(columns.network, len(columns.networks))
+        self.by_subnet = Groups(columns.subnet, len(columns.subnets))
         self.per_hour = Counter(self.hour)
-        self.first_hour = self.hour[0] if records else 0
-        self.last_hour = self.hour[-1] if records else -1
+        self.first_hour = self.hour[0] if size else 0
+        self.last_hour = self.hour[-1] if size else -1
         self.lockstep = self._lockstep()
         self.sums = {
             name: sum(getattr(self, name))
@@ -134,11 +185,21 @@ class Poll:
         self.size_counts = Counter(self.ballot_size)
         self._samples: dict[int, Crowd] = {}
         self._case_sets: dict[int, Counter] = {}
+        self._has: dict[int, bytes] = {}
 
-    def _lockstep(self) -> list[bool]:
-        in_hour = Counter(
-            (self.hour[i], r.cases) for i, r in enumerate(self.records) if len(r.cases) > 1
-        )
+    def _by_case(self) -> dict[int, array]:
+        """Case number → its ballots (indices, in time order)."""
+        sets = self.columns.case_sets
+        by_case = {number: array("i") for number in sorted({n for s in sets for n in s})}
+        adders = [[by_case[number].append for number in cases] for cases in sets]
+        for index, code in enumerate(self.cases):
+            for add_to in adders[code]:
+                add_to(index)
+        return by_case
+
+    def _lockstep(self) -> bytearray:
+        multi = map(gt, self.ballot_size, repeat(1))
+        in_hour = Counter(compress(zip(self.hour, self.cases, strict=True), multi))
         overall: Counter = Counter()
         for (_, cases), count in in_hour.items():
             overall[cases] += count
@@ -150,7 +211,30 @@ class Poll:
             expected = self.per_hour[hour] * (overall[cases] - count) / others if others else 0
             if count >= LOCKSTEP_MIN_RATIO * expected:
                 groups.add((hour, cases))
-        return [(self.hour[i], r.cases) in groups for i, r in enumerate(self.records)]
+        return bytearray(map(groups.__contains__, zip(self.hour, self.cases, strict=True)))
+
+    def has_case(self, number: int) -> bytes:
+        """Per set-of-cases code: 1 if the set names the case."""
+        if number not in self._has:
+            self._has[number] = bytes(number in s for s in self.columns.case_sets)
+        return self._has[number]
+
+    def includes(self, i: int, number: int) -> bool:
+        """Whether ballot i names the case."""
+        return bool(self.has_case(number)[self.cases[i]])
+
+    def case_counts(self, indices: Iterable[int]) -> Counter:
+        """How many of these ballots name each case."""
+        sets = self.columns.case_sets
+        counts: Counter = Counter()
+        for code, count in Counter(map(self.cases.__getitem__, indices)).items():
+            for number in sets[code]:
+                counts[number] += count
+        return counts
+
+    def cast_at(self, i: int) -> datetime:
+        """Ballot i's cast time, in Beijing time."""
+        return moment(self.columns.cast[i]).astimezone(TIME_ZONE)
 
     def gap_spread(self, indices: Iterable[int]) -> float | None:
         """IQR of log10 inter-arrival gaps, or None with too few ballots."""
@@ -180,8 +264,10 @@ class Poll:
         return (self.size_counts[size] - inside) / rest if rest else inside / slice_size
 
     def multi_sets(self, indices: Iterable[int]) -> Counter:
-        """How many of these ballots name each set of cases, multi-case ballots only."""
-        return Counter(self.records[i].cases for i in indices if self.ballot_size[i] > 1)
+        """How many of these ballots name each set of cases (by its code), multi-case
+        ballots only."""
+        size, cases = self.ballot_size, self.cases
+        return Counter(cases[i] for i in indices if size[i] > 1)
 
     def case_sets(self, number: int) -> Counter:
         """`multi_sets` of all the case's ballots, counted once per case."""
@@ -202,7 +288,7 @@ class Poll:
         return sorted(first.values())
 
     def crowd(self, indices: Sequence[int]) -> Crowd:
-        """Who cast these ballots, counted one ballot per voter."""
+        """Who cast these ballots, counted one ballot per voter (subnet code BLANK: none)."""
         slice_counts = Counter(pick(self.subnet, indices))
         first = self.voters(indices)
         n = len(first)
@@ -210,7 +296,7 @@ class Poll:
         own = {
             subnet
             for subnet, count in slice_counts.items()
-            if subnet and count >= OWN_SUBNET_SHARE * len(self.by_subnet[subnet])
+            if subnet and count >= OWN_SUBNET_SHARE * self.by_subnet.size(subnet)
         }
         agents = Counter(pick(self.agent, first))
         return Crowd(

@@ -19,7 +19,8 @@ FAMILIES = ("timing", "network", "device", "identity", "content")
 @dataclass(frozen=True, slots=True)
 class BallotRecord:
     """One ballot as the detector sees it: who, when, from where, on what, for which
-    cases. Frozen and slotted: a large poll holds a million of them.
+    cases. The detector keeps them as `Columns` (columns.py); a large poll is loaded
+    straight into columns (`ballots.evidence.load_columns`), never as records.
 
     `unfollowed_at` is the follower's latest unfollow (Follower.unfollowed_at, kept
     after a re-follow), None when none is known; last, with a default, so records

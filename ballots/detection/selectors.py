@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ballots.detection import text
 from ballots.detection.measures import KEYS
-from ballots.detection.poll import Poll, hour_start
+from ballots.detection.poll import Groups, Poll, hour_start
 from ballots.detection.records import HourBin
 from ballots.detection.thresholds import (
     BURST_MERGE_GAP_HOURS,
@@ -40,7 +40,7 @@ from ballots.detection.thresholds import (
 )
 from ballots.detection.traits import READS, Finding, TraitTable
 
-Focus = dict[str, dict[int, list[str]]]  # "address"/"subnet" → case → its focused keys
+Focus = dict[str, dict[int, list[int]]]  # "address"/"subnet" → case → its focused codes
 Bursts = dict[int, tuple[int, float, float]]  # hour → (observed, expected, z)
 
 
@@ -131,25 +131,30 @@ def trait_slices(table: TraitTable, number: int, findings: list[Finding]) -> lis
     return [c for c in candidates if len(c.indices) >= SLICE_MIN_BALLOTS]
 
 
-def _focus(poll: Poll, groups: dict[str, list[int]], minimum: int) -> dict[int, list[str]]:
-    """Case → addresses (or /24s) used by ≥ `minimum` voters and whose ballots include
-    the case ≥ FOCUS_MIN_SHARE of the time."""
-    focus: dict[int, list[str]] = defaultdict(list)
-    for key, indices in groups.items():
-        if len(indices) < minimum or len(poll.voters(indices)) < minimum:
+def _focus(poll: Poll, groups: Groups, minimum: int) -> dict[int, list[int]]:
+    """Case → addresses (or /24s; their codes) used by ≥ `minimum` voters and whose
+    ballots include the case ≥ FOCUS_MIN_SHARE of the time."""
+    focus: dict[int, list[int]] = defaultdict(list)
+    for key, indices in groups.items(minimum):
+        if len(poll.voters(indices)) < minimum:
             continue
-        counts = Counter(number for i in indices for number in poll.records[i].cases)
+        counts = poll.case_counts(indices)
         for number, count in counts.items():
             if count >= FOCUS_MIN_SHARE * len(indices):
                 focus[number].append(key)
     return focus
 
 
-def _focus_slice(poll: Poll, number: int, keys: list[str], kind: str) -> Candidate:
-    groups = poll.by_network if kind == "address" else poll.by_subnet
-    indices = sorted(i for key in keys for i in groups[key] if number in poll.records[i].cases)
+def _focus_slice(poll: Poll, number: int, keys: list[int], kind: str) -> Candidate:
+    groups, names = (
+        (poll.by_network, poll.columns.networks)
+        if kind == "address"
+        else (poll.by_subnet, poll.columns.subnets)
+    )
+    has, cases = poll.has_case(number), poll.cases
+    indices = sorted(i for key in keys for i in groups[key] if has[cases[i]])
     voters = len(poll.voters(indices))
-    description = text.focus_description(kind, keys, len(indices), voters)
+    description = text.focus_description(kind, [names[k] for k in keys], len(indices), voters)
     return Candidate(kind, description, indices, number, SELECTED_BY[kind])
 
 

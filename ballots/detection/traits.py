@@ -125,9 +125,11 @@ class TraitTable:
     def __init__(self, poll):
         self.poll = poll
         agents = poll.agent
-        # Ids per distinct string, looked up with C-level maps: a million ballots
-        # share a few thousand user agents.
-        distinct = sorted(set(agents))
+        # Ids per distinct string in string order, looked up with C-level maps: a
+        # million ballots share a few thousand user agents (`poll.agent` holds codes).
+        names = poll.columns.agents
+        used = {code: names[code] for code in set(agents)}
+        distinct = sorted(used.values())
         agent_ids = {agent: code for code, agent in enumerate(distinct)}
         family_names = sorted({ua_family(agent) for agent in distinct})
         family_ids = {name: code for code, name in enumerate(family_names)}
@@ -141,14 +143,18 @@ class TraitTable:
         accounts = Counter(dict(zip(poll.follower, poll.device, strict=True)).values())
         reuse = {device: bisect_right(REUSE_EDGES, count) for device, count in accounts.items()}
         hour_band = [hour // HOUR_BAND_HOURS for hour in range(24)]
-        columns: dict[str, list[int]] = {  # PACKED's traits, as stored (follow lag + 1)
-            "dwell": list(map(partial(bisect_right, DWELL_EDGES), poll.dwell)),
-            "follow_lag": [
-                0 if lag is None else bisect_right(FOLLOW_LAG_EDGES, lag) + 1
-                for lag in poll.follow_lag
-            ],
-            "device_reuse": list(map(reuse.__getitem__, poll.device)),
-            "hour": list(map(hour_band.__getitem__, poll.local_hour)),
+        columns: dict[str, array] = {  # PACKED's traits, as stored (follow lag + 1)
+            "dwell": array("b", map(partial(bisect_right, DWELL_EDGES), poll.dwell)),
+            "follow_lag": array(
+                "b",
+                (
+                    0 if math.isnan(lag) else bisect_right(FOLLOW_LAG_EDGES, lag) + 1
+                    for lag in poll.follow_lag
+                ),
+            ),
+            # A device only a follower's earlier ballots used is nobody's last: 0 accounts.
+            "device_reuse": array("b", (reuse.get(device, 0) for device in poll.device)),
+            "hour": array("b", map(hour_band.__getitem__, poll.local_hour)),
         }
         # Each ballot's values and size in two integers (mixed radix: the PACKED
         # traits, then the size; the user agent, then the size), so that one count
@@ -161,7 +167,8 @@ class TraitTable:
             packed = map(add, map(mul, packed, repeat(radix)), columns[trait])
         # Arrays: as lists, a million large ints take 36 bytes each.
         self.packed = array("i", map(add, map(mul, packed, repeat(self.base)), poll.ballot_size))
-        agent_codes = map(agent_ids.__getitem__, agents)
+        rank = {code: agent_ids[agent] for code, agent in used.items()}
+        agent_codes = map(rank.__getitem__, agents)
         self.agents = array(
             "i", map(add, map(mul, agent_codes, repeat(self.base)), poll.ballot_size)
         )
@@ -169,7 +176,7 @@ class TraitTable:
         for trait, counted in self._counted().items():
             self.totals[trait], self.mass[trait] = self._split(counted)
         self.total_mass = sum(poll.ballot_size)
-        self._index: dict[tuple[str, int], list[int]] = {}
+        self._index: dict[tuple[str, int], array] = {}
 
     def _counted(self, gather=None) -> dict[str, Counter]:
         """Every trait's (value × base + size) counted over the ballots `gather` picks
@@ -214,12 +221,14 @@ class TraitTable:
                 return value - OFFSET.get(trait, 0)
         raise KeyError(trait)
 
-    def index(self, trait: str, value: int) -> list[int]:
+    def index(self, trait: str, value: int) -> array:
         """The poll's ballots with this value of the trait (built on first use)."""
         key = (trait, value)
         if key not in self._index:
             column = self._column(trait)
-            self._index[key] = list(compress(range(self.poll.size), map(eq, column, repeat(value))))
+            self._index[key] = array(
+                "i", compress(range(self.poll.size), map(eq, column, repeat(value)))
+            )
         return self._index[key]
 
     def _column(self, trait: str) -> Iterator[int]:
@@ -303,12 +312,11 @@ class TraitTable:
 
         rarest = min(range(len(traits)), key=size)
         checks = list(zip(traits, values, strict=True))
+        has, cases = poll.has_case(number), poll.cases
         mass = 0
         for value in values[rarest]:
             for i in self.index(traits[rarest], value):
-                if number not in poll.records[i].cases and all(
-                    self.value(t, i) in v for t, v in checks
-                ):
+                if not has[cases[i]] and all(self.value(t, i) in v for t, v in checks):
                     mass += poll.ballot_size[i]
         return mass
 

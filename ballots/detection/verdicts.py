@@ -20,7 +20,6 @@ not flagged itself but rides on the deciding slice of a flagged case is co-selec
 as well.
 """
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -203,7 +202,7 @@ def _riders(poll: Poll, totals: dict[int, int], evaluation: Evaluation) -> set[i
     CO_SELECTED_MIN_LIFT times the share of the other ballots that they are on."""
     size = len(evaluation.indices)
     rest = poll.size - size
-    counts = Counter(c for i in evaluation.indices for c in poll.records[i].cases)
+    counts = poll.case_counts(evaluation.indices)
     return {
         number
         for number, count in counts.items()

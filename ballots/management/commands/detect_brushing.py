@@ -29,7 +29,7 @@ from ballots.detection import (
     detect,
     report_to_dict,
 )
-from ballots.evidence import case_numbers, load_records
+from ballots.evidence import case_numbers, load_columns
 from ballots.snapshots import store_run
 from cases.models import Batch, format_number
 
@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 f"用时 {run.seconds:.1f} 秒。"
             )
             return
-        records = load_records(target, include_void=include_void)
+        records = load_columns(target, include_void=include_void)
         if not records:
             which = "选票" if include_void else "有效选票"
             raise CommandError(f"第{batch}批还没有{which}，无从检测。")
