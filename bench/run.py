@@ -296,24 +296,9 @@ class DetectionReport:
 
 def store_detection_run(env: dict[str, str]) -> DetectionReport:
     """Run the detector over the batch as its own process (as the scheduler would),
-    timing it and reading its peak RSS from the kernel (wait4)."""
-    command = [sys.executable, "manage.py", "detect_brushing", "--batch", str(BATCH_NUMBER)]
-    started = time.monotonic()
-    process = subprocess.Popen(  # noqa: S603 (our own manage.py)
-        [*command, "--store"],
-        cwd=REPO,
-        env=harness.process_environment(env),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    output = process.stdout.read().strip() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"detect_brushing --store failed ({process.returncode}): {output}")
-    return DetectionReport(
-        round(time.monotonic() - started, 1), round(usage.ru_maxrss / 1024, 1), output
-    )
+    timing it and reading its peak RSS from the kernel (bench/detector_growth.py)."""
+    seconds, peak_rss_mb, _cpu, output = detector_growth.run_detector(env)
+    return DetectionReport(seconds, peak_rss_mb, output)
 
 
 def ensure_superuser() -> tuple[str, str]:
