@@ -139,8 +139,9 @@ def worker_serving_a_request(server: Gunicorn, timeout: float) -> int | None:
 
 
 def kill_worker_inside_a_ballot(server: Gunicorn, database_url: str, timeout: float):
-    """SIGKILL the worker whose ballot transaction has inserted the ballot row and not yet
-    its choices. Holding ballots_choice's EXCLUSIVE lock stops every ballot there (reads
+    """SIGKILL a worker in the middle of a ballot's transaction: its statement that writes
+    the ballot and its choices (ballots.storing, one round trip on PostgreSQL) waiting for
+    ballots_choice. Holding that table's EXCLUSIVE lock stops every ballot there (reads
     go on); the lock is released right after the kill. Returns the pid, or None."""
     locker, watcher = connect(database_url), connect(database_url)
     try:
@@ -150,11 +151,13 @@ def kill_worker_inside_a_ballot(server: Gunicorn, database_url: str, timeout: fl
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 # From another connection: pg_stat_activity is a snapshot per transaction.
+                # Its text is cut at track_activity_query_size (1 kB): the ballot's
+                # statement is known by its start, which also inserts the choices.
                 cursor.execute(
                     """SELECT client_port FROM pg_stat_activity
                         WHERE datname = current_database() AND state = 'active'
-                          AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL
-                          AND query LIKE 'INSERT INTO "ballots_choice"%'"""
+                          AND wait_event_type = 'Lock'
+                          AND query LIKE '%INSERT INTO "ballots_ballot"%'"""
                 )
                 ports = {port for (port,) in cursor.fetchall()}
                 if ports:

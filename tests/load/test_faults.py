@@ -55,8 +55,8 @@ def assert_whole_and_kept(stats: Stats, found: harness.Audit) -> None:
 
 
 def test_it_keeps_acknowledged_ballots_whole_when_a_worker_is_killed(site):
-    """Kill 1 lands inside a ballot's transaction (ballot row written, choices not yet);
-    kill 2 on a worker in the middle of any request."""
+    """Kill 1 lands inside a ballot's transaction (its one statement waiting to write the
+    ballot and its choices); kill 2 on a worker in the middle of any request."""
     run = LoadRun(site.port, count=KILL_VOTERS, seconds=KILL_SECONDS, retriers=False).start()
     kills = []
     for at, how in zip(KILL_AT, ("inside a ballot transaction", "mid-request"), strict=True):
