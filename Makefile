@@ -64,8 +64,8 @@ system-packages: ## Install the slow tiers' system packages when missing (as roo
 test: $(BIN)/.installed system-packages node-modules ## Set up and run the whole test suite (DATABASE_URL selects PostgreSQL)
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz, scorecard)
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz and not scorecard" $(PYTEST_ARGS)
+test-fast: $(BIN)/.installed ## Run the tests without the slow tiers (browser, load, fuzz, scorecard, cluster)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not load and not fuzz and not scorecard and not cluster" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed ## ruff check + format check, import layers, and no missing migrations
 	$(BIN)/ruff check .
