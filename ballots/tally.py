@@ -7,7 +7,8 @@ every other keeps serving the previous count (stale while revalidating), so read
 never queue behind a recount. Voided ballots are never counted: a ballot's status
 changes through its queryset, which renews the content token (`casevote.freshness`)
 that is part of the count's key, so the next reader counts afresh; new ballots show
-within the period.
+within the period. While the shared cache does not answer, each worker keeps a count
+of its own for the period (a void then shows within the period, not at once).
 """
 
 import time
@@ -15,17 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db.models import Count
 
 from ballots.models import Ballot, Choice
 from cases.models import Batch, Case
 from casevote import freshness
-
-
-def _cache_key(batch_id: int) -> str:
-    return f"casevote:tally:{freshness.version()}:{batch_id}"
-
+from casevote.sharedcache import SharedCacheUnavailable
 
 RECOUNT_LOCK_SECONDS = 120  # a recount that died lets another start after this
 KEEP_SECONDS = 24 * 3600  # a count nobody renews is dropped eventually
@@ -60,15 +57,31 @@ def current_count(batch: Batch) -> VoteCount:
     period = settings.CASEVOTE_RESULTS_CACHE_SECONDS
     if not period:
         return _count(batch)
-    shared, key = caches["shared"], _cache_key(batch.pk)
-    counted = shared.get(key)
-    due = counted is None or abs(time.time() - counted.counted_at) >= period
-    if due and (counted is None or shared.add(f"{key}:recount", 1, RECOUNT_LOCK_SECONDS)):
+    token = freshness.version()
+    if token is not None:
+        try:
+            return _kept_count(caches["shared"], shared_key(token, batch.pk), batch)
+        except SharedCacheUnavailable:
+            pass
+    return _kept_count(caches["default"], f"casevote:tally:this-worker:{batch.pk}", batch)
+
+
+def shared_key(token: str, batch_id: int) -> str:
+    return f"casevote:tally:{token}:{batch_id}"
+
+
+def _kept_count(cache: BaseCache, key: str, batch: Batch) -> VoteCount:
+    counted = cache.get(key)
+    due = (
+        counted is None
+        or abs(time.time() - counted.counted_at) >= settings.CASEVOTE_RESULTS_CACHE_SECONDS
+    )
+    if due and (counted is None or cache.add(f"{key}:recount", 1, RECOUNT_LOCK_SECONDS)):
         try:
             counted = _count(batch)
-            shared.set(key, counted, KEEP_SECONDS)
+            cache.set(key, counted, KEEP_SECONDS)
         finally:
-            shared.delete(f"{key}:recount")
+            cache.delete(f"{key}:recount")
     return counted
 
 

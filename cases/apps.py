@@ -7,3 +7,4 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import checks  # noqa: F401 (registers the system checks)
+        from casevote import checks as site_checks  # noqa: F401 (the site's infrastructure)

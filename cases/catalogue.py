@@ -31,7 +31,7 @@ class Catalogue:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    token: str
+    token: str | None  # None: read while the shared cache was away, never reused
     loaded_at: float
     catalogues: Mapping[int, Catalogue]  # published batches by number
 
@@ -54,6 +54,7 @@ def published() -> Mapping[int, Catalogue]:
     snapshot = _snapshot
     if (
         snapshot is None
+        or token is None  # the shared cache is away: read afresh
         or snapshot.token != token
         or abs(now - snapshot.loaded_at) > settings.CASEVOTE_PAGE_CACHE_SECONDS
     ):

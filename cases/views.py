@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpResponse
@@ -14,6 +16,7 @@ from cases.models import Batch, Case, featured_batch
 from cases.preview import require_visible
 from cases.sharing import absolute_url
 from casevote.pagecache import cached_page
+from casevote.sharedcache import SharedCacheUnavailable
 
 # Rendered posters are kept in the shared cache under their ETag (a hash of everything
 # drawn): a change to any input is a new key, so nothing needs invalidating, and the
@@ -131,9 +134,14 @@ def poster_content(case: Case) -> posters.PosterContent:
 
 
 def poster_png(content: posters.PosterContent) -> bytes:
-    """The poster's bytes: drawn once, then read from the shared cache."""
+    """The poster's bytes: drawn once, then read from the shared cache (from this
+    worker's own while the shared cache does not answer)."""
     key = f"casevote:poster:{content.digest()}"
-    return caches["shared"].get_or_set(key, lambda: posters.render(content), POSTER_CACHE_SECONDS)
+    draw = partial(posters.render, content)
+    try:
+        return caches["shared"].get_or_set(key, draw, POSTER_CACHE_SECONDS)
+    except SharedCacheUnavailable:
+        return caches["default"].get_or_set(key, draw, POSTER_CACHE_SECONDS)
 
 
 @require_safe

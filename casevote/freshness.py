@@ -2,9 +2,14 @@
 
 Workers keep what they built from the database in their own memory (rendered pages,
 the ballot's catalogue, the vote count's key). What they share is one tiny *content
-token*, kept in the "shared" cache (files on local disk by default): every write to
-a model whose rows the public sees renews it, and every copy built under the old
-token is no longer used.
+token*, kept in the "shared" cache (Redis on several machines, a folder on one): every
+write to a model whose rows the public sees renews it, and every copy built under the
+old token is no longer used, on every node.
+
+While the shared cache does not answer there is no token: `version()` says None, and
+nothing built earlier is reused (pages render from the database). A renewal that could
+not be written is made by this process as soon as the cache answers again, so a
+decision taken during the outage retires every node's copies then.
 
 Nobody calls `changed()` by hand. A model opts in once, where it is defined:
 
@@ -22,19 +27,36 @@ import secrets
 from django.core.cache import caches
 from django.db import models, transaction
 
+from casevote.sharedcache import SharedCacheUnavailable
+
 CACHE_KEY = "casevote:content-token"
 TOKEN_TIMEOUT = None  # until renewed
 
+# A renewal this process could not write while the shared cache was away.
+_renewal_owed = False
 
-def version() -> str:
-    """The current content token: part of every cache key built from public content."""
+
+def version() -> str | None:
+    """The current content token, part of every cache key built from public content;
+    None while the shared cache does not answer (then reuse nothing)."""
+    global _renewal_owed
     shared = caches["shared"]
-    token = shared.get(CACHE_KEY)
-    if token is None:
-        token = secrets.token_hex(8)
-        if not shared.add(CACHE_KEY, token, TOKEN_TIMEOUT):
-            token = shared.get(CACHE_KEY, token)
+    try:
+        if _renewal_owed:
+            _renew()
+            _renewal_owed = False
+        token = shared.get(CACHE_KEY)
+        if token is None:
+            token = secrets.token_hex(8)
+            if not shared.add(CACHE_KEY, token, TOKEN_TIMEOUT):
+                token = shared.get(CACHE_KEY, token)
+    except SharedCacheUnavailable:
+        return None
     return token
+
+
+def _renew() -> None:
+    caches["shared"].set(CACHE_KEY, secrets.token_hex(8), TOKEN_TIMEOUT)
 
 
 def changed() -> None:
@@ -46,7 +68,11 @@ def changed() -> None:
     """
 
     def renew() -> None:
-        caches["shared"].set(CACHE_KEY, secrets.token_hex(8), TOKEN_TIMEOUT)
+        global _renewal_owed
+        try:
+            _renew()
+        except SharedCacheUnavailable:
+            _renewal_owed = True
 
     renew()
     transaction.on_commit(renew)

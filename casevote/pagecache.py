@@ -30,7 +30,10 @@ def cached_page(seconds_setting: str = "CASEVOTE_PAGE_CACHE_SECONDS"):
                 or is_staff(request)
             ):
                 return view(request, *args, **kwargs)
-            key = f"casevote:page:{freshness.version()}:{request.path}"
+            token = freshness.version()
+            if token is None:  # the shared cache is away: nothing may be reused
+                return view(request, *args, **kwargs)
+            key = f"casevote:page:{token}:{request.path}"
             response = cache.get(key)
             if response is None:
                 response = view(request, *args, **kwargs)

@@ -238,16 +238,34 @@ STORAGES = {
     },
 }
 
-# Each worker caches pages in its own memory; the "shared" cache only holds the
-# freshness tokens that tell every worker when its copies are stale (casevote/freshness.py).
-# On several machines point CASEVOTE_SHARED_CACHE_DIR at shared storage, or use a
-# shared cache server.
+# Each worker caches pages in its own memory ("default"); what every worker of every node
+# must agree on lives in the "shared" cache (casevote/sharedcache.py): the content token
+# that retires those copies (casevote/freshness.py), WeChat's tokens and their locks, the
+# breaker, the tally, posters and the report look-up limit. In production it is Redis
+# (CASEVOTE_SHARED_CACHE_URL=redis://host:6379/0, Django's RedisCache); without it, a
+# folder on this machine (`make serve`; one machine only, and `check --deploy` says so).
+# A malformed URL is a system-check error (casevote.E030): the site does not start.
+CASEVOTE_SHARED_CACHE_URL = os.environ.get("CASEVOTE_SHARED_CACHE_URL", "").strip()
+# Seconds to wait for Redis to connect or answer before the site degrades (the README's
+# "When Redis is away"): short, so that a lost Redis never holds a request for long.
+CASEVOTE_SHARED_CACHE_TIMEOUT = env_float("CASEVOTE_SHARED_CACHE_TIMEOUT", 0.5)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "shared": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("CASEVOTE_SHARED_CACHE_DIR", str(BASE_DIR / ".cache")),
-    },
+    "shared": (
+        {
+            "BACKEND": "casevote.sharedcache.RedisSharedCache",
+            "LOCATION": CASEVOTE_SHARED_CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CASEVOTE_SHARED_CACHE_TIMEOUT,
+                "socket_timeout": CASEVOTE_SHARED_CACHE_TIMEOUT,
+            },
+        }
+        if CASEVOTE_SHARED_CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ.get("CASEVOTE_SHARED_CACHE_DIR", str(BASE_DIR / ".cache")),
+        }
+    ),
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

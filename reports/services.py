@@ -23,7 +23,9 @@ from ballots import locks, network
 from ballots.errors import DAMAGED_FORM_MESSAGE
 from ballots.tokens import NONCE_PATTERN, new_nonce
 from cases.models import Case
+from casevote import sharedcache
 from casevote.errors import Refusal
+from casevote.sharedcache import SharedCacheUnavailable
 from reports.models import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -189,16 +191,16 @@ def normalise_code(text: str) -> str | None:
 
 
 def check_lookup_budget(ip: network.IPAddress | None, now: datetime) -> None:
-    """Look-ups per address per hour, counted in the shared cache (all workers): a
-    guesser cannot try codes at speed. Raises TooManyReports over the limit."""
+    """Look-ups per address per hour, counted in the shared cache (every worker of every
+    node): a guesser cannot try codes at speed. While the shared cache does not answer,
+    each worker counts its own. Raises TooManyReports over the limit."""
     key = f"casevote:report-lookups:{network.address_network(ip)}:{int(now.timestamp()) // 3600}"
-    shared = caches["shared"]
-    shared.add(key, 0, int(WINDOW.total_seconds()))
+    window = int(WINDOW.total_seconds())
     try:
-        count = shared.incr(key)
-    except ValueError:  # expired between add and incr
-        count = 1
-        shared.set(key, count, int(WINDOW.total_seconds()))
+        count = sharedcache.count(key, window)
+    except SharedCacheUnavailable:
+        caches["default"].add(key, 0, window)
+        count = caches["default"].incr(key)
     if count > settings.CASEVOTE_REPORT_LOOKUPS_PER_ADDRESS_HOURLY:
         raise TooManyReports(TOO_MANY_LOOKUPS)
 

@@ -1,3 +1,4 @@
+import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,21 +20,26 @@ def _test_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_cache(settings, tmp_path_factory):
-    """Each test starts with empty caches; the shared one lives in a temp folder."""
+    """Each test starts with empty caches; a file-based shared cache lives in a temp
+    folder (a Redis one, CASEVOTE_SHARED_CACHE_URL, is the server's: cleared too)."""
     from django.core.cache import caches
 
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {
-            **settings.CACHES["shared"],
-            "LOCATION": str(tmp_path_factory.getbasetemp() / "shared-cache"),
-        },
-    }
+    if settings.CACHES["shared"]["BACKEND"].endswith("FileBasedCache"):
+        settings.CACHES = {
+            **settings.CACHES,
+            "shared": {
+                **settings.CACHES["shared"],
+                "LOCATION": str(tmp_path_factory.getbasetemp() / "shared-cache"),
+            },
+        }
     for alias in ("default", "shared"):
         caches[alias].clear()
     yield
+    from casevote.sharedcache import SharedCacheUnavailable
+
     for alias in ("default", "shared"):
-        caches[alias].clear()
+        with contextlib.suppress(SharedCacheUnavailable):  # a test's unreachable Redis
+            caches[alias].clear()
 
 
 # Batch 2 was published before its vote opened (tests of drafts make their own batches).
@@ -221,3 +227,42 @@ def simulation_batch(batch2_loaded):
     batch2_loaded.voting_closes_at = SIMULATION_END + timedelta(days=1)
     batch2_loaded.save()
     return batch2_loaded
+
+
+# --- The shared cache on Redis ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server for the session (skipped, in one line, where there is none)."""
+    from tests.redis_server import MISSING, REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip(MISSING)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+def redis_cache_settings(url: str) -> dict:
+    return {
+        "BACKEND": "casevote.sharedcache.RedisSharedCache",
+        "LOCATION": url,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+
+
+@pytest.fixture
+def redis_cache(settings, redis_server, monkeypatch):
+    """The shared cache on the test Redis, emptied; this process's view of Redis healthy."""
+    from django.core.cache import caches
+
+    from casevote import freshness, sharedcache
+
+    monkeypatch.setattr(sharedcache, "HEALTH", sharedcache._Health())
+    monkeypatch.setattr(freshness, "_renewal_owed", False)
+    settings.CACHES = {**settings.CACHES, "shared": redis_cache_settings(redis_server.url)}
+    redis_server.client().flushdb()
+    caches["default"].clear()
+    yield redis_server
+    redis_server.client().flushdb()

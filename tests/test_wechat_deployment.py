@@ -27,7 +27,9 @@ from django.test import Client
 from ballots.follow import breaker, wechat, wechat_api
 from ballots.identity import FOLLOWER_COOKIE
 from ballots.models import Ballot, Follower
+from casevote import sharedcache
 from tests.fake_wechat import APP_ID, APP_SECRET, CODE_LIFETIME
+from tests.test_shared_cache import redis_away  # noqa: F401 (a fixture)
 from tests.test_wechat_backend import (  # noqa: F401 (fixtures)
     ORIGIN,
     SUBSCRIBE_TIME,
@@ -493,7 +495,7 @@ def test_the_public_origin_is_a_domain_on_the_https_port(wechat_backend, tmp_pat
 
 
 def test_outages_in_several_workers_at_once_are_all_counted(wechat_backend):
-    """The file cache's incr reads, then writes; the count is taken under the lock."""
+    """The file cache's incr reads, then writes; sharedcache.count counts under its lock."""
     wechat_backend.CASEVOTE_WECHAT_BREAKER_FAILURES = 1000
     start = threading.Barrier(8)
 
@@ -508,4 +510,16 @@ def test_outages_in_several_workers_at_once_are_all_counted(wechat_backend):
     for thread in threads:
         thread.join(30)
 
-    assert caches["shared"].get(breaker.FAILURES_KEY) == 40
+    assert sharedcache.count(breaker.FAILURES_KEY, 30) == 41  # the 40, and this one
+
+
+def test_without_redis_the_wechat_gate_answers_503_and_never_asks_for_a_token(
+    redis_away, wx, fake_wechat, open_batch, clock
+):
+    """The token and the lock that lets one worker fetch it live in the shared cache:
+    without it, every worker asking WeChat at once would spend the daily quota."""
+    response = through_wechat(wx, fake_wechat, "o-alice-000001")
+
+    assert response.status_code == 503
+    assert UNAVAILABLE in response.content.decode()
+    assert fake_wechat.calls["cgi-bin/stable_token"] == 0

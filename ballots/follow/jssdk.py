@@ -7,7 +7,7 @@ only after `wx.config` with a signature that the server computes from:
 - the `jsapi_ticket` (`cgi-bin/ticket/getticket?type=jsapi`, asked with the access
   token). WeChat limits how often it may be fetched, so it is kept in the shared cache
   like the access token (ballots.follow.wechat_api): one worker at a time fetches it
-  (ballots.follow.shared_lock), the others wait briefly, then use what it stored;
+  (casevote.sharedcache.lock), the others wait briefly, then use what it stored;
 - the exact URL the browser shows, without `#…`: the public origin
   (CASEVOTE_PUBLIC_ORIGIN, never the request's Host) and the request's full path.
 
@@ -33,9 +33,10 @@ from django.core.cache import caches
 from django.http import HttpRequest
 
 from ballots.checks import WECHAT_BACKEND
-from ballots.follow import shared_lock, wechat_api
+from ballots.follow import wechat_api
 from ballots.follow.wechat import log_failure
 from ballots.follow.wechat_api import WeChatError, WeChatUnavailable
+from casevote import sharedcache
 
 TICKET_ENDPOINT = "cgi-bin/ticket/getticket"
 # Stop using a cached ticket this long (plus the page cache's seconds) before it expires.
@@ -119,15 +120,18 @@ def jsapi_ticket() -> str:
     """The account's jsapi_ticket: the shared cache's, or fetched by one worker while the
     others wait for it within the request's deadline."""
     shared = caches["shared"]
-    if ticket := shared.get(_ticket_key()):
-        return ticket
-    lock = f"wechat-ticket-{settings.CASEVOTE_WECHAT_APP_ID}"
-    with shared_lock.held(lock, wechat_api.remaining()) as mine:
+    with wechat_api.needs_shared_state(TICKET_ENDPOINT):
         if ticket := shared.get(_ticket_key()):
-            return ticket  # another worker fetched it while this one waited
-        if not mine:
-            raise WeChatUnavailable(TICKET_ENDPOINT, "another worker is still fetching the ticket")
-        return _fetch_ticket()
+            return ticket
+        lock = f"wechat-ticket-{settings.CASEVOTE_WECHAT_APP_ID}"
+        with sharedcache.lock(lock, wechat_api.remaining()) as mine:
+            if ticket := shared.get(_ticket_key()):
+                return ticket  # another worker fetched it while this one waited
+            if not mine:
+                raise WeChatUnavailable(
+                    TICKET_ENDPOINT, "another worker is still fetching the ticket"
+                )
+            return _fetch_ticket()
 
 
 def _fetch_ticket() -> str:

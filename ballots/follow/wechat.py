@@ -21,6 +21,7 @@ stops voting. WeChat failing to answer is never taken as "following".
 import hashlib
 import json
 import logging
+from contextlib import suppress
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -44,6 +45,7 @@ from ballots.follow.wechat_api import Misconfigured, Subscription, WeChatError
 from ballots.models import Follower, FollowEvent, UsedFollowToken
 from ballots.retention import PSEUDONYM_PREFIX
 from casevote.errors import Refusal
+from casevote.sharedcache import SharedCacheUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class WeChatFollowBackend(FollowBackend):
     def still_following(self, follower: Follower) -> bool:
         if follower.key.startswith(PSEUDONYM_PREFIX):
             return False  # anonymised: the openid is gone
-        if caches["shared"].get(_following_key(follower.key)):
+        if _remembered_following(follower.key):
             return True
         try:
             with wechat_api.deadline():
@@ -175,7 +177,10 @@ CONFIG_HINTS = {
 
 def log_failure(error: WeChatError) -> None:
     """An outage is a warning; a configuration error is an ERROR, once an hour per
-    errcode (every visitor meets it until an administrator fixes it)."""
+    errcode (every visitor meets it until an administrator fixes it). A shared cache
+    that does not answer is said once a minute by casevote.sharedcache."""
+    if isinstance(error, wechat_api.SharedStateUnavailable):
+        return
     if not isinstance(error, Misconfigured):
         logger.warning(
             "WeChat API %s: endpoint=%s errcode=%s reason=%s",
@@ -185,9 +190,12 @@ def log_failure(error: WeChatError) -> None:
             error.reason,
         )
         return
-    first = caches["shared"].add(
-        f"casevote:wechat:config-logged:{error.errcode}", 1, CONFIG_LOG_SECONDS
-    )
+    try:
+        first = caches["shared"].add(
+            f"casevote:wechat:config-logged:{error.errcode}", 1, CONFIG_LOG_SECONDS
+        )
+    except SharedCacheUnavailable:
+        first = True
     logger.log(
         logging.ERROR if first else logging.INFO,
         "WeChat refuses the account's configuration: endpoint=%s errcode=%s reason=%s (%s; "
@@ -203,6 +211,21 @@ def _following_key(openid: str) -> str:
     return f"casevote:wechat:following:{hashlib.sha256(openid.encode()).hexdigest()[:32]}"
 
 
+def _remembered_following(openid: str) -> bool:
+    """A recent "following" answer, if the shared cache has one (and answers)."""
+    try:
+        return bool(caches["shared"].get(_following_key(openid)))
+    except SharedCacheUnavailable:
+        return False
+
+
+def _forget_following(openid: str) -> None:
+    """Best effort: while the shared cache is away, a remembered answer lapses by itself
+    within CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS."""
+    with suppress(SharedCacheUnavailable):
+        caches["shared"].delete(_following_key(openid))
+
+
 def record_subscription(answer: Subscription, now: datetime) -> None:
     """Remember a positive answer for a few minutes; note an unfollow on the follower.
 
@@ -211,12 +234,15 @@ def record_subscription(answer: Subscription, now: datetime) -> None:
     """
     followers = Follower.objects.filter(backend=WeChatFollowBackend.name, key=answer.openid)
     if not answer.subscribed:
-        caches["shared"].delete(_following_key(answer.openid))
+        _forget_following(answer.openid)
         followers.update(unfollowed_at=now)
         return
-    caches["shared"].set(
-        _following_key(answer.openid), True, settings.CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS
-    )
+    with suppress(SharedCacheUnavailable):
+        caches["shared"].set(
+            _following_key(answer.openid),
+            True,
+            settings.CASEVOTE_WECHAT_SUBSCRIPTION_CACHE_SECONDS,
+        )
     if answer.subscribed_at is not None:
         followers.exclude(subscribed_at=answer.subscribed_at).update(
             subscribed_at=answer.subscribed_at
@@ -291,7 +317,7 @@ def record_follow(event: Event) -> None:
 
 
 def record_unfollow(openid: str, at: datetime) -> None:
-    caches["shared"].delete(_following_key(openid))
+    _forget_following(openid)
     wechat_followers(openid).filter(Q(unfollowed_at__isnull=True) | Q(unfollowed_at__lt=at)).update(
         unfollowed_at=at
     )

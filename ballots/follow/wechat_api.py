@@ -6,7 +6,7 @@
   systems (editor tools, menu and message server) on the same AppID; the stable token
   is isolated from those, and in its normal mode every caller gets the same current
   token. It is kept in the shared cache and refreshed by one worker at a time
-  (ballots.follow.shared_lock); the others wait briefly for it;
+  (casevote.sharedcache.lock); the others wait briefly for it;
 - `cgi-bin/user/info`: whether an openid follows the account, and since when.
 
 Standard library only (urllib). Every request to the site has one deadline for all its
@@ -41,7 +41,9 @@ from http.client import HTTPException
 from django.conf import settings
 from django.core.cache import caches
 
-from ballots.follow import breaker, shared_lock
+from ballots.follow import breaker
+from casevote import sharedcache
+from casevote.sharedcache import SharedCacheUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,24 @@ class WeChatError(Exception):
 
 class WeChatUnavailable(WeChatError):
     """An outage: WeChat did not answer in time, or not sensibly. Try later."""
+
+
+class SharedStateUnavailable(WeChatUnavailable):
+    """The shared cache, which holds the access token and the lock that lets one worker
+    fetch it, does not answer: asking WeChat from every worker at once would spend the
+    account's daily token quota, so the call is refused (503) instead. Logged once a
+    minute by casevote.sharedcache, not per request."""
+
+    def __init__(self, endpoint: str):
+        super().__init__(endpoint, "the shared cache (Redis) is unavailable")
+
+
+@contextmanager
+def needs_shared_state(endpoint: str) -> Iterator[None]:
+    try:
+        yield
+    except SharedCacheUnavailable:
+        raise SharedStateUnavailable(endpoint) from None
 
 
 class CodeRefused(WeChatError):
@@ -231,23 +251,25 @@ def access_token(*, refused: str | None = None) -> str:
     token WeChat just called expired or invalid). One worker at a time asks WeChat; the
     others wait for it within the request's deadline, then use what it stored."""
     shared = caches["shared"]
-    token = shared.get(_token_key())
-    if token and token != refused:
-        return token
-    with shared_lock.held(f"wechat-token-{settings.CASEVOTE_WECHAT_APP_ID}", remaining()) as mine:
+    with needs_shared_state(STABLE_TOKEN_ENDPOINT):
         token = shared.get(_token_key())
         if token and token != refused:
-            return token  # another worker refreshed it while this one waited
-        if not mine:
-            raise WeChatUnavailable(
-                STABLE_TOKEN_ENDPOINT, "another worker is still fetching the token"
-            )
-        token = _fetch_stable_token(force=False)
-        if token == refused:
-            # WeChat still hands out the token it refused: ask for a new one (a forced
-            # refresh, which WeChat limits, so only here).
-            token = _fetch_stable_token(force=True)
-        return token
+            return token
+        lock = f"wechat-token-{settings.CASEVOTE_WECHAT_APP_ID}"
+        with sharedcache.lock(lock, remaining()) as mine:
+            token = shared.get(_token_key())
+            if token and token != refused:
+                return token  # another worker refreshed it while this one waited
+            if not mine:
+                raise WeChatUnavailable(
+                    STABLE_TOKEN_ENDPOINT, "another worker is still fetching the token"
+                )
+            token = _fetch_stable_token(force=False)
+            if token == refused:
+                # WeChat still hands out the token it refused: ask for a new one (a
+                # forced refresh, which WeChat limits, so only here).
+                token = _fetch_stable_token(force=True)
+            return token
 
 
 def _fetch_stable_token(*, force: bool) -> str:
