@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import datetime
 from itertools import batched, repeat
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import DenseRank
 
 from ballots.detection import BallotRecord, CaseReport, detect
@@ -23,12 +23,16 @@ from ballots.detection.columns import Columns
 from ballots.models import Ballot, Choice
 from cases.models import Batch, Case
 
+# Both loaders read in chunks through a server-side cursor, inside a transaction: a
+# cursor declared outside one would be WITH HOLD, which a transaction-pooling PgBouncer
+# cannot keep (the next chunk may go to another server connection).
 CHUNK_SIZE = 20_000
 # Rows held at once while loading columns: a chunk's rows, as Python objects, are
 # most of the loader's own memory.
 COLUMNS_CHUNK_SIZE = 5_000
 
 
+@transaction.atomic
 def load_records(batch: Batch, *, include_void: bool = False) -> list[BallotRecord]:
     """The batch's valid ballots (and void ones too if asked) in cast order."""
     ballots = Ballot.objects.filter(batch=batch)
@@ -94,6 +98,7 @@ def load_records(batch: Batch, *, include_void: bool = False) -> list[BallotReco
     return records
 
 
+@transaction.atomic
 def load_columns(batch: Batch, *, include_void: bool = False) -> Columns:
     """What `load_records` reads, as `Columns`: the same ballots in the same order
     (cast time, then id), without an object per ballot. What the detector reads on a

@@ -193,6 +193,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "CASEVOTE_TRUSTED_PROXIES": "127.0.0.1",  # the proxy the header comes from
         "CASEVOTE_STAFF_2FA": "1",
         "CASEVOTE_PUBLIC_ORIGIN": "https://vote.example.cn",
+        "CASEVOTE_SHARED_CACHE_URL": "redis://cache.internal:6379/0",  # not asked by checks
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         **WECHAT_GATE,
         "CASEVOTE_WECHAT_VERIFY_FILE": verify_file(tmp_path),
