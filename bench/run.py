@@ -56,7 +56,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as bench/run.py: the site's apps and tools/ live there
 
-from bench import detector_growth  # noqa: E402
+from bench import ballot_indexes, detector_growth  # noqa: E402
 from tools import harness  # noqa: E402
 
 BENCH = REPO / "bench"
@@ -133,6 +133,8 @@ class Options:
     anchors: bool = True
     detector_sizes: tuple[int, ...] = ()  # bench/detector_growth.py
     detector_only: bool = False
+    index_ballots: int = 0  # bench/ballot_indexes.py: ballots per chunk, 0 for none
+    index_only: bool = False
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "poster", "ballot", "results", "monitoring")
@@ -187,6 +189,18 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument(
         "--detector-only", action="store_true", help="only the detector's growth, no HTTP runs"
     )
+    parser.add_argument(
+        "--index-ballots",
+        type=int,
+        help="ballots per chunk for the ballot table's index cost, with today's indexes and "
+        f"with those dropped (default {ballot_indexes.FULL_BALLOTS}, "
+        f"{ballot_indexes.QUICK_BALLOTS} quick; 0 for none); see bench/ballot_indexes.py",
+    )
+    parser.add_argument(
+        "--index-only",
+        action="store_true",
+        help="only the ballot table's index cost (seeding first), no HTTP runs",
+    )
     args = parser.parse_args(argv)
     endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
     unknown = sorted(set(endpoints) - set(ENDPOINTS))
@@ -214,9 +228,13 @@ def parse_args(argv: list[str]) -> Options:
         ablation=not args.no_ablation,
         pg_root=args.pg_root,
         pg_port=args.pg_port,
-        anchors=not args.no_anchors,
-        detector_sizes=detector_growth.sizes_option(args.detector_sizes, args.quick),
+        anchors=not (args.no_anchors or args.index_only),
+        detector_sizes=(
+            () if args.index_only else detector_growth.sizes_option(args.detector_sizes, args.quick)
+        ),
         detector_only=args.detector_only,
+        index_ballots=ballot_indexes.option(args.index_ballots, args.quick),
+        index_only=args.index_only,
     )
 
 
@@ -1049,6 +1067,7 @@ def write_results(
     budget_lock: dict | None = None,
     anchors: dict | None = None,
     growth: dict | None = None,
+    indexes: dict | None = None,
 ) -> None:
     settings_used = {k: ("<generated>" if k == "SECRET_KEY" else v) for k, v in env.items()}
     settings_used["DATABASE_URL"] = env["DATABASE_URL"] + " (own cluster, " + options.pg_root + ")"
@@ -1070,7 +1089,11 @@ def write_results(
         "budget_lock": budget_lock,
         "anchors": anchors,
         "detector_growth": growth,
+        "ballot_indexes": indexes,
     }
+    if RESULTS_FILE.exists():  # what other modes wrote (--cluster) stays
+        kept = json.loads(RESULTS_FILE.read_text())
+        payload |= {key: kept[key] for key in kept.keys() - payload.keys()}
     RESULTS_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     log(f"wrote {RESULTS_FILE.relative_to(REPO)}")
 
@@ -1404,12 +1427,16 @@ def benchmark(options: Options) -> int:
                 settings,
             )
         seed = None
-        if "results" in options.endpoints or "monitoring" in options.endpoints:
+        if options.index_only or {"results", "monitoring"} & set(options.endpoints):
             log(f"seeding up to {options.ballots:,} ballots (untimed)")
             seed = seed_ballots(batch_id, options.ballots)
             log(
                 f"  {seed.inserted:,} inserted in {seed.seconds:.1f} s; batch holds "
                 f"{seed.ballots_in_batch:,} ballots, {seed.choices_in_batch:,} choices"
+            )
+        if options.index_only:
+            return ballot_indexes.report_alone(
+                index_cost(database_url, batch_id, options), RESULTS_FILE
             )
         detection = None
         if "monitoring" in options.endpoints:
@@ -1463,6 +1490,7 @@ def benchmark(options: Options) -> int:
         if options.ablation:
             caches = measure_without_caches(options, env, batch_id, run_id, runs)
         budget_lock = measure_budget_lock(runs.get("ballot"), options.workers)
+        indexes = index_cost(database_url, batch_id, options)
         ballots_held = seed.ballots_in_batch if seed else 0
         goals = targets(runs, check, ballots_held, options.connections, anchor_runs)
         goals += [Target(*row) for row in [detector_growth.target_row(growth)] if row]
@@ -1470,6 +1498,7 @@ def benchmark(options: Options) -> int:
         print_beside(list(runs.values()), anchor_runs)
         print_caches(caches)
         detector_growth.print_growth(growth)
+        ballot_indexes.print_report(indexes)
         if check is not None and not check.ok:
             print(f"!!! BALLOT MISMATCH: {check.message} !!!\n", flush=True)
         if anchors is not None and anchors.vote_check and not anchors.vote_check.ok:
@@ -1487,6 +1516,7 @@ def benchmark(options: Options) -> int:
             budget_lock,
             anchors.report() if anchors is not None else None,
             growth,
+            indexes,
         )
         return 0
     finally:
@@ -1502,6 +1532,15 @@ def benchmark(options: Options) -> int:
             pass
         log("stopping PostgreSQL")
         cluster.stop()
+
+
+def index_cost(database_url: str, batch_id: int, options: Options) -> dict | None:
+    """The ballot table's indexes: what each ballot pays for them, today's and the
+    dropped ones', in copies of this database (bench/ballot_indexes.py)."""
+    from django.db import connections
+
+    connections.close_all()  # the copies take this database as their template
+    return ballot_indexes.measure(database_url, batch_id, options.index_ballots, log)
 
 
 def exit_on_signal(signum: int, frame) -> None:
