@@ -13,7 +13,12 @@ import time
 
 import pytest
 
-from tests.load.harness import audit, traceback_lines, unkept_acknowledgements
+from tests.load.harness import (
+    audit,
+    traceback_lines,
+    unkept_acknowledgements,
+    worker_serving_a_request,
+)
 from tests.load.voters import Browser, Stats, Unavailable, Unreachable, cast, summary
 
 from .residents import Residents, failures_by_kind, forwarded, fresh_address, port_of
@@ -23,6 +28,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 VOTERS = 16
 SECONDS = 20.0
 KILL_AT = 6.0
+IN_FLIGHT_SEARCH = 5.0  # seconds to wait for node 1 to be in the middle of a request
 PROBE_SECONDS = 30.0
 
 
@@ -48,6 +54,7 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_ballot(default_cluster):
     time.sleep(max(0.0, KILL_AT - run.since_start()))
     acks_before = len(run.stats.acks)
     try:
+        in_flight = worker_serving_a_request(cluster.nodes[1], timeout=IN_FLIGHT_SEARCH)
         cluster.kill_node(1)
         killed = time.monotonic()
         stats = run.join()
@@ -69,7 +76,8 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_ballot(default_cluster):
     print(
         f"[cluster] failed requests by kind: {failures_by_kind(stats)}; ballots acknowledged "
         f"{len(stats.acks)} ({acks_before} before the kill, {len(after_kill)} after it), "
-        f"{found.ballots} stored in all; node 1 started again {restarted_after:.1f} s after "
+        f"{found.ballots} stored in all; node 1 {'was' if in_flight else 'was not'} serving a "
+        f"request when it was killed; it started again {restarted_after:.1f} s after "
         f"the kill; a new resident on node 1 then: {probe and f'{probe:.1f} s'}"
     )
     assert not unkept_acknowledgements(stats.acks, found), (
