@@ -125,6 +125,12 @@ def failures_by_kind(stats: Stats) -> dict[str, int]:
     return {kind: n for kind, n in kinds.items() if n}
 
 
+def stored_of(stats: Stats, found) -> int:
+    """How many of the ballots acknowledged to these voters the database holds
+    (`found`: tests.load.harness.audit)."""
+    return sum(1 for ack in stats.acks if ack.receipt in found.stored)
+
+
 # --- Reading pages -----------------------------------------------------------------
 
 

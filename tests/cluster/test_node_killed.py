@@ -21,7 +21,7 @@ from tests.load.harness import (
 )
 from tests.load.voters import Browser, Stats, Unavailable, Unreachable, cast, summary
 
-from .residents import Residents, failures_by_kind, forwarded, fresh_address, port_of
+from .residents import Residents, failures_by_kind, forwarded, fresh_address, port_of, stored_of
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
@@ -76,7 +76,8 @@ def test_a_node_killed_mid_load_loses_no_acknowledged_ballot(default_cluster):
     print(
         f"[cluster] failed requests by kind: {failures_by_kind(stats)}; ballots acknowledged "
         f"{len(stats.acks)} ({acks_before} before the kill, {len(after_kill)} after it), "
-        f"{found.ballots} stored in all; node 1 {'was' if in_flight else 'was not'} serving a "
+        f"{stored_of(stats, found)} of them stored, {found.ballots} ballots in the database; "
+        f"node 1 {'was' if in_flight else 'was not'} serving a "
         f"request when it was killed; it started again {restarted_after:.1f} s after "
         f"the kill; a new resident on node 1 then: {probe and f'{probe:.1f} s'}"
     )

@@ -17,7 +17,15 @@ import redis
 from tests.load.harness import audit, traceback_lines, unkept_acknowledgements
 from tests.load.voters import TRACEBACK_MARKERS, summary
 
-from .residents import Committee, Residents, case_pk, failures_by_kind, port_of, read, warm
+from .residents import (
+    Committee,
+    Residents,
+    case_pk,
+    failures_by_kind,
+    port_of,
+    read,
+    warm,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
