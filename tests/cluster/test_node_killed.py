@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 VOTERS = 16
 SECONDS = 20.0
 KILL_AT = 6.0
-IN_FLIGHT_SEARCH = 5.0  # seconds to wait for node 1 to be in the middle of a request
+IN_FLIGHT_SEARCH = 3.0  # seconds to wait for node 1 to be in the middle of a request
 PROBE_SECONDS = 30.0
 
 

@@ -24,6 +24,7 @@ from .residents import (
     failures_by_kind,
     port_of,
     read,
+    stored_of,
     warm,
 )
 
@@ -82,7 +83,8 @@ def test_ten_seconds_without_redis_cost_no_page_and_no_ballot(default_cluster):
     print(
         f"[cluster] failed requests by kind: {failures_by_kind(stats)}; ballots acknowledged "
         f"{len(stats.acks)} ({acks_before} before, {len(during)} during, {len(after)} after "
-        f"the outage), {found.ballots} stored in all; pages read during it: {len(pages)}; "
+        f"the outage), {stored_of(stats, found)} of them stored; "
+        f"pages read during it: {len(pages)}; "
         f"'{UNAVAILABLE_LOG}' logged {said}"
     )
     failed_pages = [(port, path, status) for port, path, status, _ in pages if status != 200]
