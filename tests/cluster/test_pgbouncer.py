@@ -22,7 +22,7 @@ def test_the_nodes_reach_postgresql_only_through_pgbouncer(default_cluster):
     cluster = default_cluster
     assert cluster.pooled_database_url != cluster.direct_database_url
     for index in range(len(cluster.nodes)):
-        url = cluster.node_settings(index)["DATABASE_URL"]
+        url = cluster.node_settings(index).get("DATABASE_URL")
         assert url == cluster.pooled_database_url, (
             f"node {index} reaches PostgreSQL at {url}, not through PgBouncer "
             f"({cluster.pooled_database_url})"
@@ -39,6 +39,9 @@ def test_the_brushing_detector_runs_and_stores_through_pgbouncer(default_cluster
         assert len(run.stats.acks) >= MIN_BALLOTS, f"no ballots to detect: {run.stats.failures}"
     runs_before = scalar(direct, "SELECT count(*) FROM ballots_detectionrun")
     through_pgbouncer = cluster.node_settings(0)  # the nodes' settings: DATABASE_URL pooled
+    assert through_pgbouncer.get("DATABASE_URL") == cluster.pooled_database_url, (
+        "node 0's settings do not name PgBouncer's URL: the detector would not go through it"
+    )
 
     table = manage("detect_brushing", "--batch", "2", settings=through_pgbouncer)
     stored = manage("detect_brushing", "--batch", "2", "--store", settings=through_pgbouncer)
