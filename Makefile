@@ -13,7 +13,7 @@ PORT ?= 8000
 SECRET_FILE := .local-secret-key
 PYTEST_ARGS ?=
 
-.PHONY: help serve system-packages test test-fast lint format fixture migrate clean bench audit node-modules
+.PHONY: help serve system-packages test test-fast lint format fixture migrate clean bench audit node-modules cluster
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -91,3 +91,6 @@ bench: $(BIN)/.installed ## Benchmark: PostgreSQL + gunicorn + wrk, 15 s per end
 
 audit: $(BIN)/.installed node-modules ## Lighthouse (mobile) on / and /cases/031/ under gunicorn; reports in artifacts/lighthouse/
 	scripts/audit.sh
+
+cluster: $(BIN)/.installed ## PostgreSQL, Redis, PgBouncer, 2 gunicorn nodes, nginx on :8080 (CLUSTER_ARGS=--port N)
+	@scripts/cluster.sh $(CLUSTER_ARGS)

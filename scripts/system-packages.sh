@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system packages the slow test tiers need, installed when missing:
 #   PostgreSQL (load tier, races), Chromium and a CJK font (browser tier; Playwright's own
-#   browser download does not work here), Node (axe-core, Lighthouse).
+#   browser download does not work here), Node (axe-core, Lighthouse), Redis, PgBouncer
+#   and nginx (the cluster tier and `make cluster`).
 # Used by .ci/run (where it must succeed) and by `make test` with --best-effort: there,
 # without root, apt-get or a network it says what it could not install and carries on,
 # and each tier whose prerequisite is missing is skipped with one line naming it.
@@ -14,6 +15,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 command -v npm >/dev/null || missing+=(nodejs npm)
+# pgbouncer and nginx live in sbin, which a normal user's PATH may lack.
+for server in redis-server pgbouncer nginx; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v $server >/dev/null || missing+=($server)
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 give_up() {

@@ -290,6 +290,9 @@ class Gunicorn:
     ready_path: str = "/healthz"
     process: subprocess.Popen | None = None
     host: str = LOOPBACK
+    # The process's working directory (a cluster node's own folder); the code is found
+    # through --pythonpath. None: the repository, as the load tier and the benchmark run.
+    cwd: Path | None = None
 
     def start(self) -> "Gunicorn":
         """Start it and wait until every worker is up and `ready_path` answers."""
@@ -305,9 +308,15 @@ class Gunicorn:
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
             # No control socket: it would be the shared $HOME/.gunicorn/gunicorn.ctl.
-            [str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket"]
+            [
+                str(GUNICORN),
+                "-c",
+                str(ROOT / "gunicorn.conf.py") if self.cwd else "gunicorn.conf.py",
+            ]
+            + ["--no-control-socket"]
+            + (["--pythonpath", str(ROOT)] if self.cwd else [])
             + ([self.app] if self.app else []),
-            cwd=ROOT,
+            cwd=self.cwd or ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
