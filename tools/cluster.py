@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -306,6 +307,7 @@ class Cluster:
         /healthz through nginx. On failure what started is stopped again."""
         _folder(self.root)
         _folder(self.root / "shared-media")
+        self._check_reachable()
         try:
             self._start_postgres()
             self.start_redis()
@@ -323,6 +325,30 @@ class Cluster:
                 print(f"[cluster] {error}", file=sys.stderr)
             raise
         return self
+
+    def _check_reachable(self) -> None:
+        """As root, PostgreSQL and PgBouncer (postgres) and nginx's workers (nobody) must
+        pass through every folder above root: say so now, not as a permission error in
+        one of their logs."""
+        if not _is_root():
+            return
+        for folder in self.root.parents:
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                raise RuntimeError(
+                    f"the cluster's folder {self.root} is below {folder}, which the postgres "
+                    "and nobody users cannot enter: choose one under the temporary folder"
+                )
+
+    def running_parts(self) -> dict[str, bool]:
+        """Whether each long-running part this object started still runs."""
+        parts = {
+            "nginx": self._nginx is not None and self._nginx.poll() is None,
+            "Redis": self._redis is not None and self._redis.poll() is None,
+            "PgBouncer": bool(self._pgbouncer_pid) and _alive(self._pgbouncer_pid),
+        }
+        for index, node in enumerate(self.nodes):
+            parts[f"node {index}"] = node.process is not None and node.process.poll() is None
+        return parts
 
     def stop(self) -> None:
         """Stop everything started, by pid, nginx first; drop the database created on
@@ -712,8 +738,13 @@ def main(argv: list[str] | None = None) -> int:
             "  stop with Ctrl-C\n",
             flush=True,
         )
+        reported: set[str] = set()
         while True:
             time.sleep(1)
+            for part, running in cluster.running_parts().items():
+                if not running and part not in reported:
+                    reported.add(part)
+                    print(f"make cluster: {part} exited (its log is in {root})", flush=True)
     except KeyboardInterrupt:
         print("\nstopping the cluster", flush=True)
     except RuntimeError as error:
