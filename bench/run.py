@@ -56,7 +56,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as bench/run.py: the site's apps and tools/ live there
 
-from bench import ballot_indexes, detector_growth  # noqa: E402
+from bench import ballot_indexes, cluster, detector_growth  # noqa: E402
 from tools import harness  # noqa: E402
 
 BENCH = REPO / "bench"
@@ -135,6 +135,7 @@ class Options:
     detector_only: bool = False
     index_ballots: int = 0  # bench/ballot_indexes.py: ballots per chunk, 0 for none
     index_only: bool = False
+    cluster: bool = False  # bench/cluster.py: one node and two through nginx
 
 
 ENDPOINTS = ("healthz", "campaign", "case", "poster", "ballot", "results", "monitoring")
@@ -197,6 +198,13 @@ def parse_args(argv: list[str]) -> Options:
         f"{ballot_indexes.QUICK_BALLOTS} quick; 0 for none); see bench/ballot_indexes.py",
     )
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="one node, then two, behind nginx on Redis and PgBouncer (tools/cluster.py): "
+        f"req/s, CPU by part, the bottleneck ({cluster.DEFAULT_DURATION} s per run unless "
+        "--duration); see bench/cluster.py",
+    )
+    parser.add_argument(
         "--index-only",
         action="store_true",
         help="only the ballot table's index cost (seeding first), no HTTP runs",
@@ -206,7 +214,8 @@ def parse_args(argv: list[str]) -> Options:
     unknown = sorted(set(endpoints) - set(ENDPOINTS))
     if unknown:
         parser.error(f"unknown endpoints: {', '.join(unknown)}")
-    duration = args.duration or (QUICK_DURATION if args.quick else FULL_DURATION)
+    default_duration = cluster.DEFAULT_DURATION if args.cluster else FULL_DURATION
+    duration = args.duration or (QUICK_DURATION if args.quick else default_duration)
     ballots = (
         args.ballots
         if args.ballots is not None
@@ -235,6 +244,7 @@ def parse_args(argv: list[str]) -> Options:
         detector_only=args.detector_only,
         index_ballots=ballot_indexes.option(args.index_ballots, args.quick),
         index_only=args.index_only,
+        cluster=args.cluster,
     )
 
 
@@ -1559,6 +1569,8 @@ def main(argv: list[str]) -> int:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             sys.exit(f"another benchmark is running ({LOCK_FILE} is locked)")
+        if options.cluster:
+            return cluster.benchmark_cluster(options, log)
         return benchmark(options)
 
 
