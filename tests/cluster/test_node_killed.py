@@ -26,9 +26,9 @@ from .residents import Residents, failures_by_kind, forwarded, fresh_address, po
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
 VOTERS = 16
-SECONDS = 20.0
+SECONDS = 24.0
 KILL_AT = 6.0
-IN_FLIGHT_SEARCH = 3.0  # seconds to wait for node 1 to be in the middle of a request
+IN_FLIGHT_SEARCH = 4.0  # seconds to wait for node 1 to be in the middle of a request
 PROBE_SECONDS = 30.0
 
 
