@@ -7,9 +7,10 @@ the campaign page and a case page (bench/get.lua) and the ballot (bench/ballot.l
 prepared follower per request, checked against the database afterwards), all through
 nginx, with bench/run.py's wrk settings and `--duration` (10 s unless given).
 
-During every run the CPU time of each part is read from /proc/<pid>/stat (utime + stime,
-every SAMPLE_SECONDS, so processes that come and go are counted too): gunicorn (masters
-and workers), PostgreSQL (every postgres process), PgBouncer, Redis, nginx and wrk. A
+During every timed run (not its first request, warm-up or the ballots' preparation) the
+CPU time of each part is read from /proc/<pid>/stat (utime + stime, every SAMPLE_SECONDS,
+so processes that come and go are counted too), this run's processes only: gunicorn
+(masters and workers), PostgreSQL, PgBouncer, Redis, nginx, wrk and this process. A
 part's share is its CPU seconds ÷ (the run's seconds × the cores): where the time goes,
 and so where the bottleneck is. PostgreSQL's CPU per ballot is its CPU during the ballot
 run ÷ the ballots stored. The estimates for 4 and 8 cores divide the cores by the
@@ -23,7 +24,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,7 @@ SAMPLE_SECONDS = 0.5
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # What each process is, from its command line (the first match counts).
 PARTS = (
+    ("bench", ()),  # this process: its samplers' threads
     ("wrk", ("wrk",)),
     ("gunicorn", ("gunicorn",)),
     ("pgbouncer", ("pgbouncer",)),
@@ -51,6 +54,8 @@ ESTIMATE_CORES = (4, 8)
 
 def part_of(pid: int) -> str | None:
     """Which part of the deployment a process is, or None."""
+    if pid == os.getpid():
+        return "bench"
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -107,6 +112,8 @@ class Ownership:
         }
 
     def __call__(self, pid: int, part: str) -> bool:
+        if part == "bench":
+            return True
         if part in self.roots:
             return descends_from(pid, self.roots[part])
         mark = self.marks[part]
@@ -191,6 +198,24 @@ class CpuSampler(threading.Thread):
         }
 
 
+class Timed:
+    """CPU sampling around the timed wrk run only (not the first request, the warm-up or
+    the ballots' preparation): `around` for bench/run.py's `measure`."""
+
+    def __init__(self, owned: Callable[[int, str], bool]):
+        self.owned = owned
+        self.cpu: dict = {}
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        sampler = CpuSampler(self.owned)
+        sampler.start()
+        try:
+            yield
+        finally:
+            self.cpu = sampler.stop()
+
+
 class Through:
     """What bench/run.py's `measure` needs of a server, for nginx in front of the nodes:
     its address, and the workers' memory of every node."""
@@ -270,19 +295,16 @@ def measure_nodes(
         healthz_rps = 0.0
         for name in ENDPOINTS:
             log(f"  {node_count} node(s): {plan[name].label} for {options.duration} s")
-            sampler = CpuSampler(owned)
-            sampler.start()
+            timed = Timed(owned)
             stored = check = None
-            try:
-                if name == "ballot":
-                    measured, _prepared, checked = run.ballot_run(
-                        server, options, batch_id, healthz_rps, f"{run_id}-n{node_count}"
-                    )
-                    stored, check = checked.stored, checked.message
-                else:
-                    measured = run.measure(server, plan[name], options)
-            finally:
-                cpu = sampler.stop()
+            if name == "ballot":
+                measured, _prepared, checked = run.ballot_run(
+                    server, options, batch_id, healthz_rps, f"{run_id}-n{node_count}", timed
+                )
+                stored, check = checked.stored, checked.message
+            else:
+                measured = run.measure(server, plan[name], options, around=timed)
+            cpu = timed.cpu
             if name == "healthz":
                 healthz_rps = measured.rps
             requests = stored if name == "ballot" else measured.requests
@@ -428,7 +450,7 @@ def cluster_report(deployments: list[dict], options, seconds: float) -> dict:
 def print_cluster(report: dict) -> None:
     header = (
         f"{'through nginx':<22}{'nodes':>6}{'req/s':>9}{'p99 ms':>9}{'errors':>8}"
-        "  CPU share: gunicorn / postgres / pgbouncer / redis / nginx / wrk / other / idle"
+        "  CPU share: gunicorn / postgres / pgbouncer / redis / nginx / wrk+bench / other / idle"
     )
     print()
     print(header)
@@ -441,7 +463,7 @@ def print_cluster(report: dict) -> None:
             )
             print(
                 f"{name:<22}{nodes:>6}{measured['rps']:>9.1f}{measured['p99_ms']:>9.1f}"
-                f"{measured['errors']:>8}  {parts} / {share['wrk']:.0%} / "
+                f"{measured['errors']:>8}  {parts} / {share['wrk'] + share['bench']:.0%} / "
                 f"{measured['cpu']['other_share']:.0%} / {measured['cpu']['idle_share']:.0%}"
             )
     for name, gain in report["two_over_one"].items():

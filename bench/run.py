@@ -47,7 +47,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from http.cookiejar import CookieJar
@@ -729,14 +729,17 @@ def measure(
     endpoint: Endpoint,
     options: Options,
     wrk_env: dict[str, str] | None = None,
+    around=nullcontext,
 ) -> Measurement:
+    """One wrk run of `endpoint`; `around()` is entered for the timed part only (the
+    cluster mode's CPU sampling)."""
     url = server.base_url + (endpoint.path if endpoint.script == "get.lua" else "/vote/")
     first_status = first_ms = first_ok = None
     if endpoint.script == "get.lua":
         first_status, first_ms, first_ok = probe(server, endpoint)
         if endpoint.warmup and options.warmup:
             run_wrk(url, options, options.warmup, endpoint.script, endpoint.cookie, {})
-    with sampling(server) as sampler:
+    with sampling(server) as sampler, around():
         stats = run_wrk(
             url, options, options.duration, endpoint.script, endpoint.cookie, wrk_env or {}
         )
@@ -1266,7 +1269,12 @@ def endpoints(batch_id: int, admin_cookie: str) -> dict[str, Endpoint]:
 
 
 def ballot_run(
-    server: harness.Gunicorn, options: Options, batch_id: int, healthz_rps: float, run_id: str
+    server: harness.Gunicorn,
+    options: Options,
+    batch_id: int,
+    healthz_rps: float,
+    run_id: str,
+    around=nullcontext,
 ) -> tuple[Measurement, PreparedBallots, BallotCheck]:
     count = min(
         MAX_PREPARED_BALLOTS, math.ceil(healthz_rps * options.duration * BALLOT_HEADROOM) + 500
@@ -1280,7 +1288,7 @@ def ballot_run(
         "BENCH_HOST": server.base_url.removeprefix("http://"),
     }
     endpoint = endpoints(batch_id, "")["ballot"]
-    run = measure(server, endpoint, options, wrk_env)
+    run = measure(server, endpoint, options, wrk_env, around)
     check = check_ballots(prepared, run.counters, options.connections)
     if run.counters.get("exhausted"):
         log("  ! ran out of prepared followers: the throughput is understated")
