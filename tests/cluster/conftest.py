@@ -19,17 +19,11 @@ from pathlib import Path
 
 import pytest
 
+import tools.cluster as cluster_module
 from tests.load.harness import DATABASE_URL, on_postgresql
 from tools.harness import GUNICORN, collect_static, pg_bin
 
 from .residents import CREATE_COMMITTEE_MEMBER
-
-try:
-    import tools.cluster as cluster_module
-except ModuleNotFoundError as error:  # pragma: no cover - until tools/cluster.py lands
-    if error.name != "tools.cluster":
-        raise
-    cluster_module = None
 
 TIER_SKIPPED = pytest.StashKey[str]()
 
@@ -41,8 +35,6 @@ def skip_reason() -> str | None:
             "cluster tier needs PostgreSQL: set DATABASE_URL=postgres://... "
             "(it creates its own database on that server)"
         )
-    if cluster_module is None:
-        return "cluster tier needs tools/cluster.py"
     missing = list(cluster_module.missing_packages())
     if pg_bin() is None and "postgresql" not in missing:
         missing.append("postgresql")
