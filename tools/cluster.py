@@ -192,6 +192,20 @@ def _stop_pid(pid: int) -> None:
         _signal(pid, signal.SIGKILL)
 
 
+def _spawn(command: list[str], folder: Path, log_path: Path) -> subprocess.Popen:
+    """A server in `folder`, in a session of its own, its output appended to `log_path`
+    (a restart keeps the earlier lines)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(  # noqa: S603 - Debian's binaries, our own arguments
+            command,
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def _stop_process(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -443,15 +457,7 @@ class Cluster:
             "daemonize no\n",
         )
         log_path = folder / "redis.log"
-        with open(log_path, "ab") as log:  # a restart keeps the earlier lines
-            self._redis = subprocess.Popen(  # noqa: S603 - Debian's redis-server
-                [find_binary("redis-server"), str(config)],
-                cwd=folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self._redis = _spawn([find_binary("redis-server"), str(config)], folder, log_path)
         process = self._redis
         _wait(
             lambda: _redis_answers(self._redis_port),
@@ -615,16 +621,8 @@ class Cluster:
             "}\n",
         )
         output = folder / "output.log"
-        with open(output, "ab") as log:
-            self._nginx = subprocess.Popen(  # noqa: S603 - Debian's nginx
-                [find_binary("nginx"), "-p", str(folder), "-e", str(folder / "error.log")]
-                + ["-c", str(config)],
-                cwd=folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        nginx = [find_binary("nginx"), "-p", str(folder), "-e", str(folder / "error.log")]
+        self._nginx = _spawn([*nginx, "-c", str(config)], folder, output)
         process = self._nginx
         _wait(lambda: _accepts(self.port), "nginx", output, lambda: process.poll() is None)
         self.url = f"http://{LOOPBACK}:{self.port}"

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from cases.models import Batch
+from tests.tiers import OptionalTier
 
 from .journeys import phone_problems
 
@@ -59,9 +60,6 @@ TIMEOUT_MS = 30_000  # generous: two shared cores, other suites running beside u
 BATCH2 = Path(settings.BASE_DIR) / "fixtures" / "batch2.json"
 
 
-TIER_SKIPPED = pytest.StashKey[str]()
-
-
 def has_chinese_font() -> bool:
     """Whether fontconfig (as Chromium will see it) has a font with Chinese glyphs."""
     fc_list = shutil.which("fc-list")
@@ -91,26 +89,10 @@ def skip_reason() -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Without a prerequisite the whole tier is left out and said so in one line (see
-    `pytest_terminal_summary`), rather than one skip line per test."""
-    tier = [item for item in items if item.get_closest_marker("browser")]
-    if not tier or (reason := skip_reason()) is None:
-        return
-    items[:] = [item for item in items if not item.get_closest_marker("browser")]
-    config.hook.pytest_deselected(items=tier)
-    config.stash[TIER_SKIPPED] = f"SKIPPED browser tier ({len(tier)} tests): {reason}"
-
-
-def pytest_sessionfinish(session, exitstatus) -> None:
-    """`-m browser` alone on a machine without the tier: nothing ran, and that is no failure."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and TIER_SKIPPED in session.config.stash:
-        session.exitstatus = pytest.ExitCode.OK
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if line := config.stash.get(TIER_SKIPPED, None):
-        terminalreporter.write_line(line, yellow=True)
+tier = OptionalTier("browser", skip_reason)
+pytest_collection_modifyitems = tier.collection_modifyitems
+pytest_sessionfinish = tier.sessionfinish
+pytest_terminal_summary = tier.terminal_summary
 
 
 @pytest.fixture(scope="session")

@@ -21,11 +21,10 @@ import pytest
 
 import tools.cluster as cluster_module
 from tests.load.harness import DATABASE_URL, on_postgresql
+from tests.tiers import OptionalTier
 from tools.harness import GUNICORN, collect_static, pg_bin
 
 from .residents import CREATE_COMMITTEE_MEMBER
-
-TIER_SKIPPED = pytest.StashKey[str]()
 
 
 def skip_reason() -> str | None:
@@ -47,25 +46,10 @@ def skip_reason() -> str | None:
     return None
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Without a prerequisite the tier's tests are left out, said once in the summary."""
-    tier = [item for item in items if item.get_closest_marker("cluster")]
-    if not tier or (reason := skip_reason()) is None:
-        return
-    items[:] = [item for item in items if not item.get_closest_marker("cluster")]
-    config.hook.pytest_deselected(items=tier)
-    config.stash[TIER_SKIPPED] = f"SKIPPED cluster tier ({len(tier)} tests): {reason}"
-
-
-def pytest_sessionfinish(session, exitstatus) -> None:
-    """`-m cluster` alone on a machine without the tier: nothing ran, and that is no failure."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and TIER_SKIPPED in session.config.stash:
-        session.exitstatus = pytest.ExitCode.OK
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if line := config.stash.get(TIER_SKIPPED, None):
-        terminalreporter.write_line(line, yellow=True)
+tier = OptionalTier("cluster", skip_reason)
+pytest_collection_modifyitems = tier.collection_modifyitems
+pytest_sessionfinish = tier.sessionfinish
+pytest_terminal_summary = tier.terminal_summary
 
 
 class Applied:

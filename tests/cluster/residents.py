@@ -13,27 +13,18 @@ with the admin's actions (the confirm page, then the decision), as a person woul
 
 import ipaddress
 import itertools
-import random
 import threading
-import time
 from urllib.parse import urlsplit
 
 from tests.load.voters import (
     CSRF,
-    JOURNEY_SECONDS,
-    MAX_JOURNEYS_PER_VOTER,
-    PAUSE_AFTER_FAILURE,
     Browser,
     LoadRun,
     Page,
     Stats,
-    Unavailable,
-    Unreachable,
     WrongAnswer,
-    cast,
     expect,
     find,
-    first_stylesheet,
 )
 from tools.harness import connect
 
@@ -59,60 +50,16 @@ def port_of(url: str) -> int:
     return urlsplit(url).port
 
 
-# --- The load tier's voters, each journey from its own address --------------------------
-
-
-def resident(
-    port: int, index: int, retrier: bool, stats: Stats, stop: threading.Event, deadline: float
-) -> None:
-    """tests/load/voters.voter, with a fresh address for every journey."""
-    rng = random.Random(index)  # noqa: S311 - not security
-    for journey in range(MAX_JOURNEYS_PER_VOTER):
-        if stop.is_set() or time.monotonic() + JOURNEY_SECONDS > deadline:
-            return
-        browser = Browser(
-            port, stats, f"casevote-cluster/1 voter-{index}-{journey}", forwarded(fresh_address())
-        )
-        stats.count("journeys")
-        try:
-            cast(browser, rng, retrier, stats)
-        except (Unavailable, Unreachable) as error:
-            stats.abandon(type(error).__name__)
-            time.sleep(rng.uniform(*PAUSE_AFTER_FAILURE))
-        except WrongAnswer as error:
-            stats.fail(f"voter {index}: {error}")
-            time.sleep(rng.uniform(*PAUSE_AFTER_FAILURE))
-        except Exception as error:  # a voter must not vanish silently
-            stats.fail(f"voter {index}: unexpected {error!r}")
-            return
-
-
 class Residents(LoadRun):
     """LoadRun (`count` voters for `seconds`), every journey from a fresh address."""
 
-    def start(self) -> "Residents":
-        first_stylesheet(self.port, self.stats)
-        self.started = time.monotonic()
-        deadline = self.started + self.seconds
-        self.threads = [
-            threading.Thread(
-                target=resident,
-                args=(
-                    self.port,
-                    index,
-                    self.retriers and index % 2 == 0,
-                    self.stats,
-                    self.stop_event,
-                    deadline,
-                ),
-                name=f"resident-{index}",
-                daemon=True,
-            )
-            for index in range(self.count)
-        ]
-        for thread in self.threads:
-            thread.start()
-        return self
+    def new_browser(self, index: int, journey: int) -> Browser:
+        return Browser(
+            self.port,
+            self.stats,
+            f"casevote-cluster/1 voter-{index}-{journey}",
+            forwarded(fresh_address()),
+        )
 
 
 def failures_by_kind(stats: Stats) -> dict[str, int]:

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlencode, urlsplit
@@ -370,13 +371,20 @@ def first_stylesheet(port: int, stats: Stats) -> None:
 
 
 def voter(
-    port: int, index: int, retrier: bool, stats: Stats, stop: threading.Event, deadline: float
+    new_browser: Callable[[int, int], "Browser"],
+    index: int,
+    retrier: bool,
+    stats: Stats,
+    stop: threading.Event,
+    deadline: float,
 ) -> None:
+    """Voter `index`: journey after journey, each in a new browser (`new_browser(index,
+    journey)`: a fresh cookie jar), until `stop` or too close to `deadline`."""
     rng = random.Random(index)  # noqa: S311 - not security
     for journey in range(MAX_JOURNEYS_PER_VOTER):
         if stop.is_set() or time.monotonic() + JOURNEY_SECONDS > deadline:
             return
-        browser = Browser(port, stats, f"casevote-load/1 voter-{index}-{journey}")
+        browser = new_browser(index, journey)
         stats.count("journeys")
         try:
             cast(browser, rng, retrier, stats)
@@ -414,7 +422,7 @@ class LoadRun:
             threading.Thread(
                 target=voter,
                 args=(
-                    self.port,
+                    self.new_browser,
                     index,
                     self.retriers and index % 2 == 0,
                     self.stats,
@@ -429,6 +437,10 @@ class LoadRun:
         for thread in self.threads:
             thread.start()
         return self
+
+    def new_browser(self, index: int, journey: int) -> Browser:
+        """The browser of voter `index`'s `journey` (a subclass may send other headers)."""
+        return Browser(self.port, self.stats, f"casevote-load/1 voter-{index}-{journey}")
 
     def since_start(self) -> float:
         return time.monotonic() - self.started
