@@ -380,6 +380,8 @@ def parse_number(value: object) -> int:
         if len(text.lstrip("0")) > 9:  # far beyond any range; spares int() a 5,000-digit cell
             raise ValueError("太大")
         value = int(text)
+    if abs(value) >= 10**9:  # JSON's integers too: the database's integers end at 2**63
+        raise ValueError("太大")
     return value
 
 

@@ -505,3 +505,12 @@ def test_it_loads_the_real_batch_2_file_once_and_then_finds_nothing_to_change():
 
     assert "created 0, updated 0, unchanged 30" in load(REAL_FIXTURE)
     assert catalogue() == before
+
+
+def test_a_case_number_beyond_any_integer_column_is_refused_by_name(batch2, tmp_path):
+    """Found by the fuzz tier: 10**19 in a JSON file reached the database's integer."""
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({"batch": {"number": 2}, "cases": [{"number": 10**19}]}))
+
+    with pytest.raises(CommandError, match="太大"):
+        call_command("load_cases", str(path), stdout=io.StringIO(), verbosity=0)
