@@ -185,3 +185,27 @@ def test_it_watches_only_batches_being_voted_on(honest, channels):
     honest.save()
     output = watch()
     assert output == "" and DetectionRun.objects.count() == 0
+
+
+def test_the_committee_reads_alerts_in_the_admin_and_follows_the_link(
+    honest, channels, client, committee_member, editor
+):
+    smtp, _ = channels
+    watch()
+    target = attack(honest)
+    watch()
+    client.force_login(committee_member)
+
+    listing = client.get("/admin/ballots/alert/")
+    assert listing.status_code == 200
+    assert f"{target:03d}" in listing.content.decode() and "刷票提醒" in listing.content.decode()
+    alert = Alert.objects.get(case_number=target)
+    detail = client.get(f"/admin/ballots/alert/{alert.pk}/change/")
+    assert detail.status_code == 200 and b'name="_save"' not in detail.content
+    link = next(line for line in smtp.bodies()[0].splitlines() if line.startswith("证据："))
+    evidence = client.get(link.removeprefix("证据：").removeprefix(ORIGIN))
+    assert evidence.status_code == 200
+    assert Case.objects.get(batch=honest, number=target).title in evidence.content.decode()
+
+    client.force_login(editor)
+    assert client.get("/admin/ballots/alert/").status_code == 403
