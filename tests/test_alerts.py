@@ -6,11 +6,17 @@ The attack is real: an honest simulated poll first (a run: every case clean), th
 scripted attack on one case (the next run flags it)."""
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 
 from ballots.detection import CLEAN, CO_SELECTED, FLAGGED, WATCH
@@ -209,3 +215,30 @@ def test_the_committee_reads_alerts_in_the_admin_and_follows_the_link(
 
     client.force_login(editor)
     assert client.get("/admin/ballots/alert/").status_code == 403
+
+
+def test_sigterm_stops_the_watcher_between_rounds(tmp_path):
+    """The systemd unit's stop: SIGTERM while it waits for its next round, exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEVOTE_")} | {
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 50,
+        "CASEVOTE_DEMO_GATE": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'watch.sqlite3'}",
+        "CASEVOTE_SHARED_CACHE_DIR": str(tmp_path / "shared"),
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=settings.BASE_DIR, env=env, check=True)  # noqa: S603
+    watcher = subprocess.Popen(  # noqa: S603 (this interpreter, our own arguments)
+        [*manage, "watch_brushing", "--every", "3600"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # past start-up and the first round, into the hour's wait
+    watcher.send_signal(signal.SIGTERM)
+    out, err = watcher.communicate(timeout=30)
+
+    assert watcher.returncode == 0, err
+    assert out.strip().endswith("刷票监测已停止。")
