@@ -426,6 +426,53 @@ class DetectionRun(models.Model):
         return f"{self.batch} · {self.started_at:%Y-%m-%d %H:%M}（{self.ballots} 张选票）"
 
 
+class Alert(models.Model):
+    """The committee told that a case's verdict rose (ballots.alerts): one row per case
+    and verdict reached in a batch, so each state is told once even if two runs race;
+    each channel keeps its own delivery state so a failing one is retried alone."""
+
+    class Delivery(models.TextChoices):
+        OFF = "off", "未配置"
+        PENDING = "pending", "待发送"
+        SENT = "sent", "已发送"
+        GAVE_UP = "gave_up", "已放弃"
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="alerts", verbose_name="批次"
+    )
+    case_number = models.PositiveSmallIntegerField("案例编号")
+    verdict = models.CharField("新结论", max_length=20)
+    previous_verdict = models.CharField("原结论", max_length=20)
+    run = models.ForeignKey(
+        DetectionRun, on_delete=models.PROTECT, related_name="alerts", verbose_name="检测记录"
+    )
+    reasons = models.JSONField("主要理由", default=list)
+    created_at = models.DateTimeField("提醒时间", db_index=True)
+    email_state = models.CharField(
+        "邮件", max_length=10, choices=Delivery.choices, default=Delivery.OFF
+    )
+    email_attempts = models.PositiveSmallIntegerField("邮件尝试次数", default=0)
+    email_error = models.TextField("邮件最近错误", blank=True)
+    wecom_state = models.CharField(
+        "企业微信", max_length=10, choices=Delivery.choices, default=Delivery.OFF
+    )
+    wecom_attempts = models.PositiveSmallIntegerField("企业微信尝试次数", default=0)
+    wecom_error = models.TextField("企业微信最近错误", blank=True)
+
+    class Meta:
+        verbose_name = "刷票提醒"
+        verbose_name_plural = "刷票提醒"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "case_number", "verdict"], name="alert_once_per_case_verdict"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} · 案例{self.case_number:03d} → {self.verdict}"
+
+
 class Anonymisation(models.Model):
     """A run of `anonymise_ballots` on a batch: when personal data was stripped, and how much."""
 

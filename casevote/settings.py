@@ -355,6 +355,36 @@ CASEVOTE_CAMPAIGN_NAME = os.environ.get(
 # `check --deploy` warns (cases.W010).
 CASEVOTE_PUBLIC_ORIGIN = env_origin("CASEVOTE_PUBLIC_ORIGIN")
 
+# --- Brushing alerts (ballots/alerts.py, manage.py watch_brushing) -------------
+# Who hears when a case's verdict rises (docs/detection-alerts.md). Each channel is
+# optional: empty means off. E-mail goes to these recipients (comma-separated) through
+# Django's mail and the SMTP server below.
+CASEVOTE_ALERT_EMAILS = env_list("CASEVOTE_ALERT_EMAILS")
+# A WeChat Work (企业微信) group robot's whole webhook URL
+# (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...): a secret, environment only.
+CASEVOTE_ALERT_WECOM_WEBHOOK = os.environ.get("CASEVOTE_ALERT_WECOM_WEBHOOK", "")
+# A channel that fails is retried at each round of the watcher, this many times in all.
+CASEVOTE_ALERT_MAX_ATTEMPTS = env_int("CASEVOTE_ALERT_MAX_ATTEMPTS", 5)
+# Seconds to wait for the robot's or the SMTP server's answer.
+CASEVOTE_ALERT_TIMEOUT = env_float("CASEVOTE_ALERT_TIMEOUT", 10.0)
+# Django's mail, over SMTP, from the standard variables EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD and EMAIL_USE_TLS. Django 6.1 configures mail
+# through MAILERS (the EMAIL_* settings are deprecated), so they are read into it here.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "timeout": CASEVOTE_ALERT_TIMEOUT,
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+
 # --- Voting -------------------------------------------------------------------
 # Which follow gate decides who may vote (see ballots/follow/__init__.py).
 CASEVOTE_FOLLOW_BACKEND = os.environ.get(

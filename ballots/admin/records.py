@@ -15,6 +15,7 @@ from ballots import access, moderation
 from ballots.admin.actions import PREVIEW_ITEMS, ReadOnlyAdmin, admin_path, confirmed_action
 from ballots.forms_admin import ReasonForm, SliceForm, VoidForm
 from ballots.models import (
+    Alert,
     Announcement,
     Anonymisation,
     Ballot,
@@ -264,6 +265,44 @@ class DetectionRunAdmin(EvidenceRecordAdmin):
         "newest_decision_id",
         "reports",
     ]
+
+
+@admin.register(Alert)
+class AlertAdmin(EvidenceRecordAdmin):
+    """The alerts watch_brushing sent (ballots.alerts): which case rose to what, and
+    whether each channel delivered it, for whoever may see evidence."""
+
+    list_display = [
+        "created_at",
+        "batch",
+        "case_label",
+        "previous_verdict",
+        "verdict",
+        "email_state",
+        "wecom_state",
+    ]
+    list_filter = ["batch", "verdict", "email_state", "wecom_state"]
+    search_fields = ["=case_number"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "batch",
+        "case_number",
+        "previous_verdict",
+        "verdict",
+        "run",
+        "reasons",
+        "created_at",
+        "email_state",
+        "email_attempts",
+        "email_error",
+        "wecom_state",
+        "wecom_attempts",
+        "wecom_error",
+    ]
+
+    @admin.display(description="案例", ordering="case_number")
+    def case_label(self, alert: Alert) -> str:
+        return f"{alert.case_number:03d}"
 
 
 @admin.register(Anonymisation)
