@@ -20,6 +20,7 @@ class OptionalTier:
         self.skip_reason = skip_reason
         self.key = pytest.StashKey[str]()
 
+    @pytest.hookimpl(trylast=True)  # after `-m`: a tier nobody selected is not mentioned
     def collection_modifyitems(self, config, items) -> None:
         """Without a prerequisite the tier's tests are deselected and the reason kept."""
         tier = [item for item in items if item.get_closest_marker(self.marker)]
