@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tests.fake_wechat import APP_ID, APP_SECRET, OAUTH_DOMAIN, FakeWeChat
-from tests.load.test_wechat_slow import WECHAT_UA, get, sent_to_wechat
+from tests.wechat_phone import WECHAT_UA, get, sent_to_wechat
 
 from .residents import port_of, read
 

@@ -9,22 +9,19 @@ opens, the rest fail at once, and a page that needs no WeChat is served meanwhil
 nobody waits much more than the deadline.
 """
 
-import http.client
 import threading
 import time
-from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.fake_wechat import APP_ID, APP_SECRET, OAUTH_DOMAIN, FakeWeChat
-from tools.harness import LOOPBACK, Gunicorn
+from tests.wechat_phone import get, sent_to_wechat
+from tools.harness import Gunicorn
 
 from . import harness
 
 pytestmark = [pytest.mark.load, pytest.mark.postgres, *harness.needs_postgresql_and_gunicorn()]
 
-WECHAT_UA = "Mozilla/5.0 (iPhone) Mobile/15E148 MicroMessenger/8.0.50 NetType/WIFI"
 DEADLINE = 1.5
 # A busy two-core machine (load 10 while this was written) adds up to a second; the
 # bound stays below the 5 s per-call timeout, which a site without a deadline waits out.
@@ -65,34 +62,6 @@ def wechat_site(collected_static, voting_database, slow_wechat, tmp_path):
         yield server.start()
     finally:
         server.stop()
-
-
-def get(port: int, path: str, cookie: str = "") -> tuple[int, dict, float]:
-    """Status, headers and seconds taken of one GET from a phone in WeChat."""
-    began = time.monotonic()
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=60)
-    try:
-        headers = {"User-Agent": WECHAT_UA} | ({"Cookie": cookie} if cookie else {})
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        headers = dict(response.getheaders())
-        headers["Set-Cookie"] = "\n".join(response.msg.get_all("Set-Cookie") or [])
-        return response.status, headers, time.monotonic() - began
-    finally:
-        connection.close()
-
-
-def sent_to_wechat(port: int, fake: FakeWeChat, openid: str) -> tuple[str, str]:
-    """Open /vote/, go through the authorise page: (the flow cookie, the callback path)."""
-    status, headers, _ = get(port, "/vote/")
-    assert status == 302
-    cookie = SimpleCookie()
-    for line in headers["Set-Cookie"].splitlines():
-        cookie.load(line)
-    callback = urlsplit(fake.authorise(headers["Location"], openid))
-    flow = "; ".join(f"{name}={morsel.value}" for name, morsel in cookie.items())
-    return flow, f"{callback.path}?{callback.query}"
 
 
 def test_a_slow_wechat_keeps_every_wait_within_the_deadline(wechat_site, slow_wechat):
