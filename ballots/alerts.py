@@ -33,14 +33,7 @@ ALERT_REASONS = 3
 WECOM_MAX_BYTES = 4096
 MONITORING_URL = "admin:cases_batch_monitoring"  # ballots/admin/catalogue.py
 # How alarming each verdict is; a rise in level is what the committee hears about.
-# The labels are detect_brushing's (VERDICT_LABELS there).
 LEVELS = {detection.CLEAN: 0, detection.CO_SELECTED: 0, detection.WATCH: 1, detection.FLAGGED: 2}
-VERDICT_LABELS = {
-    detection.FLAGGED: "标记",
-    detection.WATCH: "关注",
-    detection.CO_SELECTED: "陪投",
-    detection.CLEAN: "正常",
-}
 CHANNELS = ("email", "wecom")
 
 
@@ -114,12 +107,12 @@ def message_for(alert: Alert) -> Message:
     case = Case.objects.filter(batch=alert.batch, number=alert.case_number).first()
     number = format_number(alert.case_number)
     title = case.title if case is not None else ""
-    label = VERDICT_LABELS[alert.verdict]
+    label = detection.VERDICT_LABELS[alert.verdict]
     link = absolute_url(reverse(MONITORING_URL, args=[alert.batch.pk]) + f"?case={number}")
     subject = f"刷票监测：第{alert.batch.number}批案例{number}「{title}」升为{label}"
     lines = [
         f"第{alert.batch.number}批案例{number}「{title}」",
-        f"结论：{VERDICT_LABELS[alert.previous_verdict]} → {label}",
+        f"结论：{detection.VERDICT_LABELS[alert.previous_verdict]} → {label}",
         *[f"{i}. {reason}" for i, reason in enumerate(alert.reasons, 1)],
     ]
     return Message(subject, lines, link)

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from functools import wraps
 from urllib.parse import urlsplit
 
+import redis
 from django.core.cache import caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
@@ -139,8 +140,6 @@ HEALTH = _Health()
 def _guarded(method: Callable) -> Callable:
     @wraps(method)
     def call(self, *args, **kwargs):
-        import redis
-
         HEALTH.check()
         try:
             result = method(self, *args, **kwargs)

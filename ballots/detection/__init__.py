@@ -54,7 +54,7 @@ from ballots.detection.records import (
     report_from_dict,
     report_to_dict,
 )
-from ballots.detection.text import FAMILY_LABELS
+from ballots.detection.text import FAMILY_LABELS, VERDICT_LABELS
 from ballots.detection.thresholds import DETECTOR_VERSION
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "FAMILIES",
     "FAMILY_LABELS",
     "FLAGGED",
+    "VERDICT_LABELS",
     "WATCH",
     "BallotRecord",
     "CaseReport",

@@ -9,6 +9,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from ballots.detection.measures import Measure
+from ballots.detection.records import CLEAN, CO_SELECTED, FLAGGED, WATCH
 from ballots.detection.thresholds import (
     CO_CHOSEN_TOP,
     DWELL_EDGES,
@@ -29,6 +30,8 @@ from ballots.detection.thresholds import (
     WATCH_MIN_FAMILIES,
 )
 
+# The verdicts as the committee reads them (the command's table, the alerts).
+VERDICT_LABELS = {FLAGGED: "标记", WATCH: "关注", CO_SELECTED: "陪投", CLEAN: "正常"}
 FAMILY_LABELS = {
     "timing": "时间",
     "network": "网络",

@@ -25,6 +25,7 @@ from ballots.detection import (
     CO_SELECTED,
     DETECTOR_VERSION,
     FLAGGED,
+    VERDICT_LABELS,
     WATCH,
     detect,
     report_to_dict,
@@ -35,7 +36,6 @@ from cases.models import Batch, format_number
 
 TABLE_REASONS = 3
 REASON_LENGTH = 120
-VERDICT_LABELS = {FLAGGED: "标记", WATCH: "关注", CO_SELECTED: "陪投", CLEAN: "正常"}
 
 
 class Command(BaseCommand):
